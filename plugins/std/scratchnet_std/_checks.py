@@ -1,0 +1,36 @@
+"""Argument checks shared by the standard components."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+from scratchnet_core import ConfigurationError
+
+
+def positive_int(owner: str, argument: str, value: Any) -> int:
+    """``value`` as an int >= 1, or a :class:`ConfigurationError` naming ``owner.argument``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigurationError(
+            f"{owner}: {argument} must be a positive integer, got {value!r} "
+            f"({type(value).__name__})"
+        )
+    if value < 1:
+        raise ConfigurationError(f"{owner}: {argument} must be >= 1, got {value}")
+    return int(value)
+
+
+def real_in_range(
+    owner: str, argument: str, value: Any, low: float, high: float, *, high_open: bool = False
+) -> float:
+    """``value`` as a float in ``[low, high]`` (or ``[low, high)``), else a clear error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigurationError(
+            f"{owner}: {argument} must be a number, got {value!r} ({type(value).__name__})"
+        )
+    x = float(value)
+    ok = low <= x < high if high_open else low <= x <= high
+    if not ok:
+        bracket = ")" if high_open else "]"
+        raise ConfigurationError(f"{owner}: {argument} must be in [{low}, {high}{bracket}, got {x}")
+    return x

@@ -1,0 +1,185 @@
+"""Standard cost functions, each averaged over the batch.
+
+Cross-entropies fuse with their output activation (sigmoid, softmax): the model then hands
+them the logits, and both loss and gradient stay exact and finite for any finite logits.
+Without fusion they work from probabilities, clamping ``log`` at -100 as PyTorch does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from scratchnet_core import ActivationFunction, CostFunction, ShapeError
+from scratchnet_core.interfaces import Array
+
+from .activations import Sigmoid, Softmax, sigmoid
+
+__all__ = ["BinaryCrossEntropy", "CategoricalCrossEntropy", "MeanSquaredError"]
+
+_LOG_FLOOR = -100.0  # PyTorch's clamp of log(p) in BCELoss
+_GRAD_EPS = 1e-12  # PyTorch's floor of p(1-p) in BCELoss's backward
+
+
+def _same_shape(cost: str, y_pred: Array, y_true: Array) -> None:
+    if y_pred.shape != y_true.shape:
+        raise ShapeError(cost, f"targets shaped like the predictions {y_pred.shape}", y_true.shape)
+
+
+def _quiet() -> np.errstate:
+    """Losses of diverging models overflow to inf quietly; the model stops on a non-finite loss."""
+    return np.errstate(over="ignore", invalid="ignore")
+
+
+def _clamped_log(p: Array) -> Array:
+    with np.errstate(divide="ignore"):
+        return np.maximum(np.log(p), _LOG_FLOOR)
+
+
+class MeanSquaredError(CostFunction):
+    """``mean((y_pred - y_true)**2)`` over every element (PyTorch's and Keras' mean).
+
+    >>> MeanSquaredError().loss(np.array([[1.0, 2.0]]), np.array([[0.0, 0.0]]))
+    2.5
+    """
+
+    def loss(self, y_pred: Array, y_true: Array) -> float:
+        return self.loss_and_gradient(y_pred, y_true)[0]
+
+    def gradient(self, y_pred: Array, y_true: Array) -> Array:
+        return self.loss_and_gradient(y_pred, y_true)[1]
+
+    def loss_and_gradient(self, y_pred: Array, y_true: Array) -> tuple[float, Array]:
+        _same_shape("mse", y_pred, y_true)
+        with _quiet():
+            d = y_pred - y_true
+            return float(np.mean(d * d)), d * (2 / y_pred.size)
+
+
+class BinaryCrossEntropy(CostFunction):
+    """``-mean(y log p + (1 - y) log(1 - p))`` over every element; targets in [0, 1].
+
+    Fuses with a ``sigmoid`` output: from logits ``z`` the loss is
+    ``mean(max(z, 0) - z y + log(1 + exp(-|z|)))`` and ``dL/dz = (sigmoid(z) - y) / size``.
+
+    >>> round(BinaryCrossEntropy().loss_from_logits(np.array([[1000.0]]), np.array([[0.0]])), 6)
+    1000.0
+    """
+
+    def loss(self, y_pred: Array, y_true: Array) -> float:
+        _same_shape("binary_cross_entropy", y_pred, y_true)
+        with _quiet():
+            ll = y_true * _clamped_log(y_pred) + (1 - y_true) * _clamped_log(1 - y_pred)
+            return float(-np.mean(ll))
+
+    def gradient(self, y_pred: Array, y_true: Array) -> Array:
+        _same_shape("binary_cross_entropy", y_pred, y_true)
+        with _quiet():
+            denom = np.maximum(y_pred * (1 - y_pred), _GRAD_EPS)
+            return (y_pred - y_true) / denom / y_pred.size
+
+    def fuses_with(self, activation: ActivationFunction | None) -> bool:
+        return isinstance(activation, Sigmoid)
+
+    def loss_from_logits(self, z: Array, y_true: Array) -> float:
+        _same_shape("binary_cross_entropy", z, y_true)
+        with _quiet():
+            return float(np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))))
+
+    def loss_and_gradient_from_logits(self, z: Array, y_true: Array) -> tuple[float, Array]:
+        loss = self.loss_from_logits(z, y_true)
+        with _quiet():
+            return loss, (sigmoid(z) - y_true) / z.size
+
+    def accuracy(self, y_pred: Array, y_true: Array) -> float:
+        return float(np.mean((y_pred > 0.5) == (y_true > 0.5)))
+
+
+class CategoricalCrossEntropy(CostFunction):
+    """``-mean_n sum_c y[n, c] log p[n, c]`` for ``p: (N, C)`` probabilities.
+
+    ``y_true`` is one-hot (or soft) ``(N, C)``, or integer class indices ``(N,)``. Fuses
+    with a ``softmax`` output: from logits, ``loss = mean(logsumexp(z) - z[y])`` and
+    ``dL/dz = (softmax(z) - y) / N``.
+
+    >>> cce = CategoricalCrossEntropy()
+    >>> cce.loss_from_logits(np.array([[1000.0, -1000.0]]), np.array([1]))
+    2000.0
+    """
+
+    accepts_class_indices = True
+
+    @staticmethod
+    def _check(y_pred: Array, y_true: Array) -> None:
+        if y_pred.ndim != 2:
+            raise ShapeError(
+                "categorical_cross_entropy", "predictions of shape (N, C)", y_pred.shape
+            )
+        if y_true.ndim == 1:
+            if y_true.shape[0] != y_pred.shape[0]:
+                raise ShapeError(
+                    "categorical_cross_entropy",
+                    f"class indices of shape ({y_pred.shape[0]},)",
+                    y_true.shape,
+                )
+        else:
+            _same_shape("categorical_cross_entropy", y_pred, y_true)
+
+    def loss(self, y_pred: Array, y_true: Array) -> float:
+        self._check(y_pred, y_true)
+        n = y_pred.shape[0]
+        with _quiet():
+            if y_true.ndim == 1:
+                return float(-np.mean(_clamped_log(y_pred[np.arange(n), y_true])))
+            return float(-np.sum(y_true * _clamped_log(y_pred)) / n)
+
+    def gradient(self, y_pred: Array, y_true: Array) -> Array:
+        self._check(y_pred, y_true)
+        n = y_pred.shape[0]
+        if y_true.ndim == 1:
+            grad = np.zeros_like(y_pred)
+            rows = np.arange(n)
+            grad[rows, y_true] = -1 / np.maximum(y_pred[rows, y_true], _GRAD_EPS) / n
+            return grad
+        return -y_true / np.maximum(y_pred, _GRAD_EPS) / n
+
+    def fuses_with(self, activation: ActivationFunction | None) -> bool:
+        return isinstance(activation, Softmax) and activation.axis in (-1, 1)
+
+    @staticmethod
+    def _log_softmax(z: Array) -> Array:
+        with _quiet():
+            shifted = z - z.max(axis=1, keepdims=True)
+            return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def loss_from_logits(self, z: Array, y_true: Array) -> float:
+        self._check(z, y_true)
+        logp = self._log_softmax(z)
+        with _quiet():
+            if y_true.ndim == 1:
+                return float(-np.mean(logp[np.arange(z.shape[0]), y_true]))
+            return float(-np.sum(y_true * logp) / z.shape[0])
+
+    def loss_and_gradient_from_logits(self, z: Array, y_true: Array) -> tuple[float, Array]:
+        self._check(z, y_true)
+        n = z.shape[0]
+        logp = self._log_softmax(z)
+        p = np.exp(logp)
+        if y_true.ndim == 1:
+            rows = np.arange(n)
+            loss = float(-np.mean(logp[rows, y_true]))
+            p[rows, y_true] -= 1
+            p /= n
+            return loss, p
+        with _quiet():
+            loss = float(-np.sum(y_true * logp) / n)
+            grad = (p * y_true.sum(axis=1, keepdims=True) - y_true) / n
+        return loss, grad
+
+    def accuracy(self, y_pred: Array, y_true: Array) -> float:
+        labels = y_true if y_true.ndim == 1 else y_true.argmax(axis=1)
+        return float(np.mean(y_pred.argmax(axis=1) == labels))
+
+    def get_config(self) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,48 @@
+"""Standard weight initializers: ``init(shape, fan_in, fan_out, rng) -> ndarray``.
+
+Fans follow scratchnet's layouts (see :func:`scratchnet_core.initializers.fans`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from scratchnet_core.interfaces import Array
+
+__all__ = ["glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_normal", "zeros"]
+
+Shape = tuple[int, ...]
+
+
+def he_normal(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+    """He (Kaiming) normal: ``N(0, 2 / fan_in)``, for the relu family."""
+    return rng.normal(0.0, math.sqrt(2.0 / fan_in), size=shape)
+
+
+def he_uniform(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+    """He (Kaiming) uniform: ``U(-sqrt(6 / fan_in), sqrt(6 / fan_in))``."""
+    limit = math.sqrt(6.0 / fan_in)
+    return rng.uniform(-limit, limit, size=shape)
+
+
+def glorot_uniform(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+    """Glorot (Xavier) uniform: ``U(-sqrt(6 / (fan_in + fan_out)), ...)``, for sigmoid, tanh."""
+    limit = math.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape)
+
+
+def glorot_normal(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+    """Glorot (Xavier) normal: ``N(0, 2 / (fan_in + fan_out))``."""
+    return rng.normal(0.0, math.sqrt(2.0 / (fan_in + fan_out)), size=shape)
+
+
+def lecun_normal(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+    """LeCun normal: ``N(0, 1 / fan_in)``."""
+    return rng.normal(0.0, math.sqrt(1.0 / fan_in), size=shape)
+
+
+def zeros(shape: Shape, fan_in: int, fan_out: int, rng: np.random.Generator) -> Array:
+    """All zeros."""
+    return np.zeros(shape)

@@ -1,0 +1,1 @@
+"""Standard layers, one module per family: ``dense`` and ``reshape``."""

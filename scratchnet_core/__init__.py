@@ -1,0 +1,100 @@
+"""scratchnet: a NumPy deep-learning framework built as a plugin registry.
+
+This package is the core: the interfaces, the registry, the hooks and the model. Every
+concrete activation, cost, layer, optimizer, initializer and convolution backend is a plugin
+found through entry points (the standard set ships in ``scratchnet-std``).
+
+>>> import scratchnet_core as sn
+>>> "relu" in sn.get_activation_functions()
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._random import get_rng, seed
+from .errors import (
+    ConfigurationError,
+    DataError,
+    InterfaceError,
+    ModelFileError,
+    PluginConflictError,
+    PluginLoadError,
+    PluginNotFoundError,
+    ScratchnetError,
+    ShapeError,
+    TrainingDivergedError,
+)
+from .hookspecs import hookimpl, hookspec
+from .initializers import initialize_weights
+from .interfaces import ActivationFunction, ConvBackend, CostFunction, Layer, Optimizer
+from .model import History, Model
+from .registry import get_registry, refresh, register
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ActivationFunction",
+    "ConfigurationError",
+    "ConvBackend",
+    "CostFunction",
+    "DataError",
+    "History",
+    "InterfaceError",
+    "Layer",
+    "Model",
+    "ModelFileError",
+    "Optimizer",
+    "PluginConflictError",
+    "PluginLoadError",
+    "PluginNotFoundError",
+    "ScratchnetError",
+    "ShapeError",
+    "TrainingDivergedError",
+    "get_activation_functions",
+    "get_conv_backends",
+    "get_cost_functions",
+    "get_initializers",
+    "get_layers",
+    "get_optimizers",
+    "get_registry",
+    "get_rng",
+    "hookimpl",
+    "hookspec",
+    "initialize_weights",
+    "refresh",
+    "register",
+    "seed",
+]
+
+
+def get_activation_functions() -> Mapping[str, type[ActivationFunction]]:
+    """The installed activation functions by name (``relu``, ``sigmoid``, ``softmax``, ...)."""
+    return get_registry("activations")
+
+
+def get_cost_functions() -> Mapping[str, type[CostFunction]]:
+    """The installed cost functions by name (``mse``, ``binary_cross_entropy``, ...)."""
+    return get_registry("costs")
+
+
+def get_optimizers() -> Mapping[str, type[Optimizer]]:
+    """The installed optimizers by name (``sgd``, ...)."""
+    return get_registry("optimizers")
+
+
+def get_layers() -> Mapping[str, type[Layer]]:
+    """The installed layers by name (``linear``/``dense``, ``flatten``, ...)."""
+    return get_registry("layers")
+
+
+def get_conv_backends() -> Mapping[str, type[ConvBackend]]:
+    """The installed convolution backends by name."""
+    return get_registry("conv_backends")
+
+
+def get_initializers() -> Mapping[str, Any]:
+    """The installed weight initializers by name (``he_normal``, ``glorot_uniform``, ...)."""
+    return get_registry("initializers")

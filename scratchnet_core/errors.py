@@ -1,0 +1,170 @@
+"""The exceptions scratchnet raises.
+
+Every error derives from :class:`ScratchnetError` and also from the builtin it refines, so
+``except ValueError`` keeps working for callers that do not know scratchnet. Messages name
+the component or argument, what was expected and what was given.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from difflib import get_close_matches
+
+__all__ = [
+    "ConfigurationError",
+    "DataError",
+    "InterfaceError",
+    "ModelFileError",
+    "PluginConflictError",
+    "PluginLoadError",
+    "PluginNotFoundError",
+    "ScratchnetError",
+    "ShapeError",
+    "TrainingDivergedError",
+]
+
+
+class ScratchnetError(Exception):
+    """Base class of every error scratchnet raises on purpose."""
+
+
+class PluginNotFoundError(ScratchnetError, KeyError):
+    """No component of this kind is registered under this name.
+
+    A :class:`KeyError`, so ``registry.get(name)`` returns ``None`` as a mapping should.
+    The message lists close matches and the installed names.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        name: str,
+        available: Iterable[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.requested = name
+        self.available = sorted(available)
+        singular = kind[:-1] if kind.endswith("s") else kind
+        message = f"no {singular} named {name!r}"
+        close = get_close_matches(name.lower(), self.available, n=3, cutoff=0.6)
+        if close:
+            message += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+        if self.available:
+            message += f" Installed {kind}: {', '.join(self.available)}."
+        else:
+            message += (
+                f" No {kind} are installed: the standard set ships in the 'scratchnet-std'"
+                " distribution (pip install scratchnet-std, or `make demo` in a checkout)."
+            )
+        if hint:
+            message += " " + hint
+        super().__init__(message)
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class _PluginImportError(PluginNotFoundError, ImportError):
+    """Raised by the family modules' ``__getattr__``.
+
+    An :class:`ImportError` rather than an :class:`AttributeError`, so that ``from
+    scratchnet_core.layers import lineer`` shows the suggestions (Python would replace an
+    AttributeError with a bare "cannot import name") and ``except ImportError`` still guards
+    optional components.
+    """
+
+    def __init__(self, original: PluginNotFoundError) -> None:
+        self.kind = original.kind
+        self.requested = original.requested
+        self.available = original.available
+        Exception.__init__(self, original.args[0])
+
+
+class PluginLoadError(ScratchnetError, ImportError):
+    """A plugin's entry point could not be loaded (import failed, missing attribute, wrong type)."""
+
+    def __init__(self, kind: str, name: str, value: str, distribution: str | None, cause: str):
+        self.kind = kind
+        self.entry_point = name
+        self.value = value
+        self.distribution = distribution
+        self.cause = cause
+        where = f"distribution {distribution!r}" if distribution else "runtime registration"
+        super().__init__(f"could not load {kind} plugin {name!r} = {value!r} from {where}: {cause}")
+
+
+class InterfaceError(ScratchnetError, TypeError):
+    """A component does not implement the interface of the kind it is registered under."""
+
+
+class PluginConflictError(ScratchnetError, LookupError):
+    """Two distributions offer the same component name; pick one with ``"distribution:name"``."""
+
+    def __init__(self, kind: str, name: str, distributions: Sequence[str]):
+        self.kind = kind
+        self.name = name
+        self.distributions = list(distributions)
+        choices = ", ".join(f"'{d}:{name}'" for d in self.distributions)
+        super().__init__(
+            f"{kind} name {name!r} is offered by {len(self.distributions)} distributions "
+            f"({', '.join(self.distributions)}); choose one with a qualified name: {choices}"
+        )
+
+
+class ShapeError(ScratchnetError, ValueError):
+    """An array reached a layer (or cost) with a shape it cannot take.
+
+    Attributes ``layer``, ``index`` (position in the model, when known), ``expected`` and
+    ``actual`` are kept for programs; the message states all of them.
+    """
+
+    def __init__(
+        self,
+        layer: str,
+        expected: str,
+        actual: tuple[int, ...] | str,
+        index: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.layer = layer
+        self.expected = expected
+        self.actual = actual
+        self.index = index
+        self.detail = detail
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        where = f"layer {self.index} ({self.layer})" if self.index is not None else self.layer
+        actual = self.actual if isinstance(self.actual, str) else f"shape {tuple(self.actual)}"
+        msg = f"{where}: expected input {self.expected}, got {actual}"
+        return f"{msg}; {self.detail}" if self.detail else msg
+
+    def at_index(self, index: int) -> ShapeError:
+        """The same error, now naming the layer's position in its model."""
+        return ShapeError(self.layer, self.expected, self.actual, index, self.detail)
+
+
+class DataError(ScratchnetError, ValueError):
+    """Training or evaluation data is unusable (row counts differ, empty, NaN or inf, ...)."""
+
+
+class ConfigurationError(ScratchnetError, ValueError):
+    """An argument is out of range or of the wrong type (``batch_size=0``, ``lr=-1``, ...)."""
+
+
+class ModelFileError(ScratchnetError, ValueError):
+    """A model file is missing, truncated, corrupted, foreign or of an unknown format version."""
+
+
+class TrainingDivergedError(ScratchnetError, FloatingPointError):
+    """The loss became NaN or infinite; training stopped with the last finite weights kept."""
+
+    def __init__(self, epoch: int, batch: int, loss: float):
+        self.epoch = epoch
+        self.batch = batch
+        self.loss = loss
+        super().__init__(
+            f"training diverged at epoch {epoch}, batch {batch}: loss is {loss}; the weights "
+            "were left at their last finite values (try a smaller learning rate)"
+        )

@@ -1,0 +1,297 @@
+"""The base interfaces every component implements.
+
+Four come from the seed (:class:`ActivationFunction`, :class:`Layer`, :class:`Optimizer`,
+:class:`CostFunction`) and one was added for swappable convolution (:class:`ConvBackend`).
+The core ships no concrete subclass: those are plugins (see ``scratchnet-std``).
+
+Shapes are written ``(N, ...)`` with ``N`` the batch. Arrays are NumPy floating arrays in
+the component's dtype (float32 by default, float64 on request).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, TypeAlias
+
+import numpy as np
+from numpy.typing import DTypeLike, NDArray
+
+from .errors import ConfigurationError
+
+__all__ = [
+    "ActivationFunction",
+    "Array",
+    "Component",
+    "ConvBackend",
+    "CostFunction",
+    "DEFAULT_DTYPE",
+    "Layer",
+    "Optimizer",
+    "as_float_dtype",
+]
+
+Array: TypeAlias = NDArray[Any]
+"""A NumPy array; floating in the component's dtype unless said otherwise."""
+
+DEFAULT_DTYPE: np.dtype[Any] = np.dtype(np.float32)
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_dtype(dtype: DTypeLike | None, argument: str = "dtype") -> np.dtype[Any]:
+    """Normalise a dtype argument to float32 or float64 (``None`` means float32).
+
+    >>> as_float_dtype("float64")
+    dtype('float64')
+    """
+    if dtype is None:
+        return DEFAULT_DTYPE
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as exc:
+        raise ConfigurationError(
+            f"{argument}: expected 'float32' or 'float64', got {dtype!r}"
+        ) from exc
+    if resolved not in _FLOAT_DTYPES:
+        raise ConfigurationError(f"{argument}: expected 'float32' or 'float64', got {resolved}")
+    return resolved
+
+
+class Component(ABC):  # noqa: B024 - a mixin of config helpers, abstract only in subclasses
+    """What every component shares: a JSON-able config that rebuilds it.
+
+    ``get_config()`` returns the keyword arguments of the constructor;
+    ``from_config(config)`` calls the constructor with them. Model files store components as
+    their registry name and this config, never as pickles.
+    """
+
+    def get_config(self) -> dict[str, Any]:
+        """The constructor's keyword arguments, as JSON-able values."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Any:
+        """Build a component from :meth:`get_config`'s output."""
+        return cls(**dict(config))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class ActivationFunction(Component):
+    """An element-wise (or, for softmax, row-wise) activation ``a = f(z)``.
+
+    ``forward(z)`` remembers what ``backward`` needs; ``backward(grad)`` returns the
+    vector-Jacobian product ``grad @ J_f(z)``: for element-wise functions ``grad * f'(z)``,
+    for softmax the full product, not the diagonal.
+
+    ``initializer`` names the weight initializer (a ``scratchnet.initializers`` registry name)
+    that layers using this activation should draw from: He for the relu family, Glorot for
+    sigmoid, tanh and softmax.
+    """
+
+    initializer: ClassVar[str] = "glorot_uniform"
+
+    @abstractmethod
+    def forward(self, z: Array) -> Array:
+        """``z: (N, ...)`` -> ``a: (N, ...)``, same shape and dtype."""
+
+    @abstractmethod
+    def backward(self, grad: Array) -> Array:
+        """``grad = dL/da: (N, ...)`` -> ``dL/dz: (N, ...)`` for the last :meth:`forward`."""
+
+    def __call__(self, z: Array) -> Array:
+        return self.forward(z)
+
+
+class CostFunction(Component):
+    """A loss averaged over the batch: layers never rescale gradients, costs do.
+
+    ``loss(y_pred, y_true)`` returns a Python float; ``gradient(y_pred, y_true)`` returns
+    ``dL/dy_pred`` with the shape of ``y_pred``.
+
+    A cost may *fuse* with the activation of the model's output layer (cross-entropy with
+    sigmoid or softmax): when :meth:`fuses_with` says so, the model calls
+    :meth:`loss_and_gradient_from_logits` with the pre-activation ``z`` instead, which is
+    exact and stable for any finite logits.
+    """
+
+    accepts_class_indices: ClassVar[bool] = False
+    """Whether ``y_true`` may be integer class indices ``(N,)`` instead of one-hot ``(N, C)``."""
+
+    @abstractmethod
+    def loss(self, y_pred: Array, y_true: Array) -> float:
+        """Mean loss over the batch."""
+
+    @abstractmethod
+    def gradient(self, y_pred: Array, y_true: Array) -> Array:
+        """``dL/dy_pred``, same shape as ``y_pred``."""
+
+    def loss_and_gradient(self, y_pred: Array, y_true: Array) -> tuple[float, Array]:
+        """Both at once; override when they share work."""
+        return self.loss(y_pred, y_true), self.gradient(y_pred, y_true)
+
+    def fuses_with(self, activation: ActivationFunction | None) -> bool:
+        """Whether this cost can work from the logits of ``activation``'s input."""
+        return False
+
+    def loss_and_gradient_from_logits(self, z: Array, y_true: Array) -> tuple[float, Array]:
+        """Loss of ``activation(z)`` and ``dL/dz``; required when :meth:`fuses_with` is true."""
+        raise NotImplementedError(f"{type(self).__name__} does not fuse with an activation")
+
+    def loss_from_logits(self, z: Array, y_true: Array) -> float:
+        """Loss of ``activation(z)`` alone (evaluation); override to skip the gradient."""
+        return self.loss_and_gradient_from_logits(z, y_true)[0]
+
+    def accuracy(self, y_pred: Array, y_true: Array) -> float | None:
+        """Fraction of correct predictions for classification costs; ``None`` otherwise."""
+        return None
+
+
+class Layer(Component):
+    """A differentiable function of its input with named parameters.
+
+    Subclasses call ``super().__init__(dtype=dtype)`` and declare parameters with
+    :meth:`add_parameter`. ``forward(x, training)`` caches what ``backward`` needs;
+    ``backward(grad)`` fills :meth:`gradients` (same keys as :meth:`parameters`) and returns
+    ``dL/dx``.
+
+    Layers that end in an activation expose it as ``activation``, keep the last
+    pre-activation in ``preactivation`` and implement :meth:`backward_preactivation`; the
+    model then lets a cross-entropy cost work from the logits (see
+    :meth:`CostFunction.fuses_with`).
+
+    ``needs_input_grad`` is cleared by the model on its first layer while training (as
+    PyTorch skips gradients of inputs that do not require them): a layer may then skip
+    computing ``dL/dx`` and return ``None`` from :meth:`backward`.
+    """
+
+    activation: ActivationFunction | None = None
+    preactivation: Array | None = None
+    needs_input_grad: bool = True
+
+    def __init__(self, *, dtype: DTypeLike | None = None) -> None:
+        self.dtype: np.dtype[Any] = as_float_dtype(dtype)
+        self._params: dict[str, Array] = {}
+        self._grads: dict[str, Array] = {}
+
+    @abstractmethod
+    def forward(self, x: Array, training: bool = False) -> Array:
+        """``x: (N, ...)`` -> ``y: (N, ...)``."""
+
+    @abstractmethod
+    def backward(self, grad: Array) -> Array | None:
+        """``grad = dL/dy`` -> ``dL/dx``; stores ``dL/dparam`` in :meth:`gradients`.
+
+        May return ``None`` when ``needs_input_grad`` is false.
+        """
+
+    def backward_preactivation(self, grad_z: Array) -> Array | None:
+        """Like :meth:`backward`, but ``grad_z`` is ``dL/dz`` for the pre-activation."""
+        raise NotImplementedError(f"{type(self).__name__} has no output activation to bypass")
+
+    def parameters(self) -> dict[str, Array]:
+        """The live parameter arrays by name (optimizers update them in place)."""
+        return self._params
+
+    def gradients(self) -> dict[str, Array]:
+        """The gradients of the last :meth:`backward`, keyed like :meth:`parameters`."""
+        return self._grads
+
+    def add_parameter(self, name: str, value: Array) -> Array:
+        """Declare a parameter (stored in the layer's dtype) and its gradient buffer."""
+        array = np.ascontiguousarray(value, dtype=self.dtype)
+        self._params[name] = array
+        self._grads[name] = np.zeros_like(array)
+        return array
+
+    def to(self, dtype: DTypeLike) -> Layer:
+        """Cast parameters (in place in this layer, as new arrays) to ``dtype``; returns self."""
+        self.dtype = as_float_dtype(dtype)
+        for name, value in list(self._params.items()):
+            self._params[name] = value.astype(self.dtype)
+            self._grads[name] = self._grads[name].astype(self.dtype)
+        return self
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """Shape of one output sample for one input sample of ``input_shape`` (no batch axis).
+
+        The default runs :meth:`forward` on a zero batch of one; layers override it with
+        arithmetic, raising :class:`~scratchnet_core.ShapeError` for shapes they cannot take.
+        """
+        out = self.forward(np.zeros((1, *input_shape), dtype=self.dtype))
+        return tuple(int(s) for s in out.shape[1:])
+
+    def num_parameters(self) -> int:
+        """Count of trainable scalars."""
+        return int(sum(p.size for p in self._params.values()))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"dtype": self.dtype.name}
+
+
+class Optimizer(Component):
+    """Updates parameters in place from their gradients.
+
+    ``step(params, grads)`` takes two dicts keyed alike (the model uses ``"<index>.<name>"``,
+    such as ``"0.weight"``). Per-parameter state is keyed by the same names, so
+    :meth:`state_dict` / :meth:`load_state_dict` resume training exactly.
+    """
+
+    def __init__(self, lr: float) -> None:
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)):
+            raise ConfigurationError(
+                f"{type(self).__name__}: lr must be a number, got {type(lr).__name__}"
+            )
+        if not np.isfinite(lr) or lr <= 0:
+            raise ConfigurationError(f"{type(self).__name__}: lr must be > 0, got {lr}")
+        self.lr = float(lr)
+        self.iterations = 0
+
+    @abstractmethod
+    def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
+        """Update every ``params[name]`` in place from ``grads[name]``."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything :meth:`load_state_dict` needs to continue exactly (arrays and scalars)."""
+        return {"iterations": self.iterations}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore the state saved by :meth:`state_dict`."""
+        self.iterations = int(state["iterations"])
+
+    def get_config(self) -> dict[str, Any]:
+        return {"lr": self.lr}
+
+
+class ConvBackend(Component):
+    """Computes N-d cross-correlation (1, 2 or 3 spatial dims) and its gradients.
+
+    Layouts as PyTorch: ``x: (N, C_in, *spatial)``, ``w: (C_out, C_in, *kernel)``,
+    ``y: (N, C_out, *out_spatial)``. ``stride``, ``padding`` and ``dilation`` are tuples with
+    one entry per spatial dimension (``padding`` already resolved to integers).
+    """
+
+    @abstractmethod
+    def forward(
+        self,
+        x: Array,
+        w: Array,
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+    ) -> Array:
+        """``y = x (*) w`` (cross-correlation, no bias)."""
+
+    @abstractmethod
+    def backward(
+        self,
+        grad_y: Array,
+        x: Array,
+        w: Array,
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+    ) -> tuple[Array, Array]:
+        """``(dL/dx, dL/dw)`` for ``grad_y = dL/dy``."""

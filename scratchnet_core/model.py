@@ -1,0 +1,507 @@
+"""The model: a list of layers, a cost and an optimizer, with the training loop.
+
+The seed's constructor stays (``Model(layers, cost_function, optimizer, batch_size, X, Y,
+epochs).train()``); ``fit`` / ``predict`` / ``evaluate`` work as in Keras.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from ._random import get_rng
+from .components import build_component
+from .errors import ConfigurationError, DataError, ShapeError, TrainingDivergedError
+from .hooks import make_plugin_manager
+from .hookspecs import hookimpl
+from .interfaces import Array, CostFunction, Layer, Optimizer, as_float_dtype
+
+__all__ = ["History", "Model"]
+
+
+class History:
+    """Per-epoch metrics of one :meth:`Model.fit` call, as Keras keeps them.
+
+    ``history.history`` maps a metric name (``"loss"``, ``"accuracy"``, ``"val_loss"``, ...)
+    to one float per epoch; ``history["loss"]`` is a shortcut; ``history.epoch`` lists the
+    epochs run. It is itself a hook implementation, registered for each ``fit``.
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    @hookimpl
+    def scratchnet_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(float(value))
+
+    def __getitem__(self, key: str) -> list[float]:
+        try:
+            return self.history[key]
+        except KeyError:
+            raise DataError(
+                f"History has no metric {key!r}; it has {', '.join(self.history) or 'none'}"
+            ) from None
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
+        return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+def _positive_int(value: Any, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigurationError(
+            f"{argument} must be a positive integer, got {value!r} ({type(value).__name__})"
+        )
+    if value < 1:
+        raise ConfigurationError(f"{argument} must be >= 1, got {value}")
+    return int(value)
+
+
+def _as_data(values: ArrayLike, argument: str) -> Array:
+    try:
+        array = np.asarray(values)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{argument}: cannot be read as a numeric array: {exc}") from None
+    if array.dtype.kind not in "biuf":
+        raise DataError(f"{argument}: expected a numeric array, got dtype {array.dtype}")
+    if array.ndim == 0:
+        raise DataError(f"{argument}: expected an array with a batch axis, got a scalar")
+    if array.shape[0] == 0:
+        raise DataError(f"{argument} is empty: shape {array.shape}")
+    if array.dtype.kind == "f":
+        finite = np.isfinite(array)
+        if not finite.all():
+            bad = np.argwhere(~finite)[0]
+            count = int(array.size - np.count_nonzero(finite))
+            raise DataError(
+                f"{argument} holds {count} NaN or inf value(s), the first at index "
+                f"{tuple(int(i) for i in bad)}"
+            )
+    return array
+
+
+class Model:
+    """A feed-forward stack of layers trained against a cost by an optimizer.
+
+    Parameters
+    ----------
+    layers:
+        The layers, in order; ``model.layers`` keeps them.
+    cost_function:
+        A registry name (``"binary_cross_entropy"``) or a :class:`CostFunction` instance.
+    optimizer:
+        A registry name (``"sgd"``, default learning rate) or an :class:`Optimizer`.
+    batch_size, X, Y, epochs:
+        The seed's training settings, used by :meth:`train`; ``fit`` takes its own.
+    dtype:
+        ``"float32"`` (the default when the layers say nothing else) or ``"float64"``; every
+        layer is converted, and data is cast once when it arrives.
+
+    >>> import numpy as np, scratchnet_core as sn
+    >>> from scratchnet_core.layers import linear
+    >>> sn.seed(0)
+    >>> X = np.random.default_rng(0).normal(size=(64, 3)); Y = (X.sum(1) > 0).astype(int)
+    >>> m = sn.Model([linear(3, 8, "tanh"), linear(8, 1, "sigmoid")], "binary_cross_entropy",
+    ...              sn.optimizers.sgd(0.5))
+    >>> hist = m.fit(X, Y, epochs=20, batch_size=16, verbose=0)
+    >>> hist["accuracy"][-1] > 0.9
+    True
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[Layer],
+        cost_function: str | CostFunction | Mapping[str, Any],
+        optimizer: str | Optimizer | Mapping[str, Any] = "sgd",
+        batch_size: int = 32,
+        X: ArrayLike | None = None,
+        Y: ArrayLike | None = None,
+        epochs: int = 1,
+        *,
+        dtype: DTypeLike | None = None,
+    ) -> None:
+        layers = list(layers)
+        if not layers:
+            raise ConfigurationError("Model: layers must hold at least one layer, got none")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise ConfigurationError(
+                    f"Model: layers[{i}] must be a scratchnet_core.Layer, got {layer!r}"
+                )
+        self.layers: list[Layer] = layers
+        self.cost_function: CostFunction = build_component("costs", cost_function, "cost_function")
+        self.optimizer: Optimizer = build_component("optimizers", optimizer, "optimizer")
+        self.batch_size = _positive_int(batch_size, "batch_size")
+        self.epochs = _positive_int(epochs, "epochs")
+        self.X = X
+        self.Y = Y
+        self.dtype = self._choose_dtype(dtype)
+        for layer in self.layers:
+            if layer.dtype != self.dtype:
+                layer.to(self.dtype)
+        self.history: History | None = None
+        self.stop_training = False
+
+    # ------------------------------------------------------------------ construction
+    def _choose_dtype(self, dtype: DTypeLike | None) -> np.dtype[Any]:
+        if dtype is not None:
+            return as_float_dtype(dtype)
+        with_params = {layer.dtype for layer in self.layers if layer.parameters()}
+        if len(with_params) > 1:
+            raise ConfigurationError(
+                "Model: layers have different dtypes "
+                f"({', '.join(sorted(d.name for d in with_params))}); pass dtype= to choose one"
+            )
+        return with_params.pop() if with_params else as_float_dtype(None)
+
+    @property
+    def _fused(self) -> bool:
+        last = self.layers[-1]
+        return type(last).backward_preactivation is not Layer.backward_preactivation and bool(
+            self.cost_function.fuses_with(last.activation)
+        )
+
+    # ------------------------------------------------------------------ parameters
+    def parameters(self) -> dict[str, Array]:
+        """Every parameter by ``"<layer index>.<name>"`` (``"0.weight"``), live arrays."""
+        return {
+            f"{i}.{name}": value
+            for i, layer in enumerate(self.layers)
+            for name, value in layer.parameters().items()
+        }
+
+    def gradients(self) -> dict[str, Array]:
+        """The gradients of the last backward pass, keyed like :meth:`parameters`."""
+        return {
+            f"{i}.{name}": value
+            for i, layer in enumerate(self.layers)
+            for name, value in layer.gradients().items()
+        }
+
+    def num_parameters(self) -> int:
+        """Count of trainable scalars."""
+        return sum(layer.num_parameters() for layer in self.layers)
+
+    # ------------------------------------------------------------------ shapes and data
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        """Shape of one output sample for one input sample of ``input_shape``."""
+        shape = tuple(int(s) for s in input_shape)
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.output_shape(shape)
+            except ShapeError as exc:
+                raise exc.at_index(i) from None
+        return shape
+
+    def _prepare_x(self, X: ArrayLike, argument: str = "X") -> Array:
+        array = _as_data(X, argument)
+        return np.ascontiguousarray(array, dtype=self.dtype)
+
+    def _prepare_y(self, Y: ArrayLike, n: int, out_shape: tuple[int, ...], argument: str) -> Array:
+        array = _as_data(Y, argument)
+        if array.shape[0] != n:
+            raise DataError(
+                f"X and {argument} have different row counts: X has {n}, "
+                f"{argument} has {array.shape[0]}"
+            )
+        cost = self.cost_function
+        if cost.accepts_class_indices and array.ndim == 1 and out_shape != (1,):
+            if array.dtype.kind == "f" and not np.array_equal(array, np.round(array)):
+                raise DataError(
+                    f"{argument}: class indices must be whole numbers, got values such as "
+                    f"{array[array != np.round(array)][0]}"
+                )
+            classes = out_shape[-1] if out_shape else 1
+            low, high = array.min(), array.max()
+            if low < 0 or high >= classes:
+                raise DataError(
+                    f"{argument}: class indices must lie in [0, {classes - 1}] for a model with "
+                    f"{classes} outputs, got values from {low} to {high}"
+                )
+            return array.astype(np.intp)
+        if array.ndim == 1 and out_shape == (1,):
+            array = array[:, None]
+        if array.shape[1:] != out_shape:
+            raise ShapeError(
+                f"cost {type(cost).__name__}",
+                f"targets of shape (N, {', '.join(map(str, out_shape))}) like the model output",
+                array.shape,
+                detail=f"argument {argument}",
+            )
+        return np.ascontiguousarray(array, dtype=self.dtype)
+
+    def _prepare(self, X: ArrayLike, Y: ArrayLike, what: str = "") -> tuple[Array, Array]:
+        x = self._prepare_x(X, f"X{what}")
+        out_shape = self.output_shape(x.shape[1:])
+        y = self._prepare_y(Y, x.shape[0], out_shape, f"Y{what}")
+        return x, y
+
+    # ------------------------------------------------------------------ passes
+    def forward(self, x: Array, training: bool = False) -> Array:
+        """Run ``x`` through every layer; a :class:`ShapeError` names the layer's index."""
+        i = 0
+        try:
+            for i, layer in enumerate(self.layers):  # noqa: B007 - i names the failing layer
+                x = layer.forward(x, training)
+        except ShapeError as exc:
+            raise exc.at_index(i) from None
+        return x
+
+    def _loss_and_gradient(self, out: Array, y: Array) -> tuple[float, Array, bool]:
+        cost = self.cost_function
+        if self._fused_now:
+            z = self.layers[-1].preactivation
+            assert z is not None
+            loss, grad = cost.loss_and_gradient_from_logits(z, y)
+            return loss, grad, True
+        loss, grad = cost.loss_and_gradient(out, y)
+        return loss, grad, False
+
+    def backward(self, grad: Array, preactivation: bool = False) -> Array | None:
+        """Back-propagate ``dL/d(output)`` (or ``dL/dz`` of the last layer's pre-activation).
+
+        Returns ``dL/dx`` for the model input (``None`` while the first layer's
+        ``needs_input_grad`` is cleared, as during :meth:`fit`).
+        """
+        layers = self.layers
+        last = len(layers) - 1
+        out = (
+            layers[last].backward_preactivation(grad)
+            if preactivation
+            else layers[last].backward(grad)
+        )
+        for i in range(last - 1, -1, -1):
+            if out is None:
+                raise ShapeError(
+                    repr(layers[i + 1]), "a gradient for the layer before it", "None"
+                ).at_index(i + 1)
+            out = layers[i].backward(out)
+        return out
+
+    def train_step(self, x: Array, y: Array, epoch: int = 0, batch: int = 0) -> tuple[float, Array]:
+        """One optimisation step on a prepared batch; returns ``(loss, output)``.
+
+        A non-finite loss raises :class:`TrainingDivergedError` before any update, so the
+        weights stay at their last finite values.
+        """
+        out = self.forward(x, training=True)
+        loss, grad, fused = self._loss_and_gradient(out, y)
+        if not math.isfinite(loss):
+            raise TrainingDivergedError(epoch, batch, loss)
+        self.backward(grad, preactivation=fused)
+        self.optimizer.step(self.parameters(), self.gradients())
+        return loss, out
+
+    # ------------------------------------------------------------------ training
+    def train(self) -> History:
+        """The seed's entry point: fit on the ``X``, ``Y``, ``epochs`` and ``batch_size`` given
+        to the constructor."""
+        if self.X is None or self.Y is None:
+            raise ConfigurationError(
+                "Model.train() uses the X and Y given to the constructor, and none were given; "
+                "pass X=..., Y=... to Model(...) or call fit(X, Y)"
+            )
+        return self.fit(self.X, self.Y, epochs=self.epochs, batch_size=self.batch_size)
+
+    def fit(
+        self,
+        X: ArrayLike,
+        Y: ArrayLike,
+        epochs: int = 1,
+        batch_size: int | None = None,
+        shuffle: bool = True,
+        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+        validation_split: float = 0.0,
+        callbacks: Iterable[object] | None = None,
+        verbose: int = 1,
+        seed: int | None = None,
+    ) -> History:
+        """Train for ``epochs`` passes over ``(X, Y)`` in mini-batches; returns a :class:`History`.
+
+        Parameters
+        ----------
+        X: (N, *input_shape)
+        Y: (N, *output_shape), or ``(N,)`` for a one-output model or for class indices with
+            a cost that accepts them (categorical cross-entropy).
+        batch_size: default the model's; the last batch of an epoch may be smaller.
+        shuffle: reshuffle the rows every epoch, from ``seed`` (default: drawn from
+            scratchnet's generator, see :func:`scratchnet_core.seed`).
+        validation_data / validation_split: held-out data, or the last fraction of ``X``,
+            ``Y`` (taken before shuffling, as Keras does), evaluated after every epoch.
+        callbacks: hook implementations active for this call only.
+        verbose: 0 silent, 1 progress bar, 2 one log line per batch.
+        """
+        epochs = _positive_int(epochs, "epochs")
+        batch_size = (
+            self.batch_size if batch_size is None else _positive_int(batch_size, "batch_size")
+        )
+        if verbose not in (0, 1, 2):
+            raise ConfigurationError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        x, y = self._prepare(X, Y)
+        val = self._validation(x, y, validation_data, validation_split)
+        if val is not None and validation_data is None:
+            cut = x.shape[0] - val[0].shape[0]
+            x, y = x[:cut], y[:cut]
+        n = x.shape[0]
+        steps = -(-n // batch_size)
+        rng = np.random.default_rng(seed if seed is not None else get_rng().integers(2**63))
+
+        history = History()
+        self.history = history
+        self.stop_training = False
+        pm = make_plugin_manager([history, *(callbacks or ())])
+        hook = pm.hook
+        classification = self.cost_function.accuracy(*self._probe(x[:1], y[:1])) is not None
+        metrics = ["loss", "accuracy"] if classification else ["loss"]
+        if val is not None:
+            metrics += [f"val_{m}" for m in metrics]
+        hook.scratchnet_train_start(
+            model=self,
+            config={
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "samples": n,
+                "steps_per_epoch": steps,
+                "verbose": verbose,
+                "validation": val is not None,
+                "metrics": metrics,
+            },
+        )
+        self._fused_now = self._fused
+        first = self.layers[0]
+        first_needed, first.needs_input_grad = first.needs_input_grad, False
+        try:
+            for epoch in range(epochs):
+                hook.scratchnet_epoch_start(model=self, epoch=epoch)
+                logs = self._run_epoch(x, y, batch_size, rng if shuffle else None, epoch, hook)
+                if not classification:
+                    logs.pop("accuracy")
+                if val is not None:
+                    for key, value in self.evaluate(val[0], val[1], batch_size=batch_size).items():
+                        logs[f"val_{key}"] = value
+                stop = hook.scratchnet_epoch_end(model=self, epoch=epoch, logs=logs)
+                if any(stop) or self.stop_training:
+                    break
+        finally:
+            first.needs_input_grad = first_needed
+        hook.scratchnet_train_end(model=self, history=history)
+        return history
+
+    def _run_epoch(
+        self,
+        x: Array,
+        y: Array,
+        batch_size: int,
+        rng: np.random.Generator | None,
+        epoch: int,
+        hook: Any,
+    ) -> dict[str, float]:
+        n = x.shape[0]
+        order = rng.permutation(n) if rng is not None else None
+        accuracy = self.cost_function.accuracy
+        loss_sum = 0.0
+        correct = 0.0
+        for batch, start in enumerate(range(0, n, batch_size)):
+            if order is None:
+                xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+            else:
+                idx = order[start : start + batch_size]
+                xb, yb = x[idx], y[idx]
+            loss, out = self.train_step(xb, yb, epoch, batch)
+            size = xb.shape[0]
+            loss_sum += loss * size
+            correct += (accuracy(out, yb) or 0.0) * size
+            hook.scratchnet_batch_end(
+                model=self, epoch=epoch, batch=batch, logs={"loss": loss, "size": size}
+            )
+        return {"loss": loss_sum / n, "accuracy": correct / n}
+
+    def _probe(self, x: Array, y: Array) -> tuple[Array, Array]:
+        return self.forward(x, training=False), y
+
+    def _validation(
+        self,
+        x: Array,
+        y: Array,
+        data: tuple[ArrayLike, ArrayLike] | None,
+        split: Any,
+    ) -> tuple[Array, Array] | None:
+        if data is not None:
+            if not isinstance(data, (tuple, list)) or len(data) != 2:
+                raise ConfigurationError(
+                    f"validation_data must be a pair (X_val, Y_val), got {type(data).__name__}"
+                )
+            return self._prepare(data[0], data[1], "_val")
+        real = isinstance(split, numbers.Real) and not isinstance(split, bool)
+        if not real or not 0 <= float(split) < 1:
+            raise ConfigurationError(f"validation_split must be in [0, 1), got {split!r}")
+        if split == 0:
+            return None
+        count = round(x.shape[0] * float(split))
+        if count < 1 or count >= x.shape[0]:
+            raise ConfigurationError(
+                f"validation_split={split} leaves {count} validation rows out of {x.shape[0]}; "
+                "both parts need at least one row"
+            )
+        return x[-count:], y[-count:]
+
+    # ------------------------------------------------------------------ inference
+    def predict(self, X: ArrayLike, batch_size: int | None = None) -> Array:
+        """Outputs for ``X: (N, *input_shape)``, in batches, with layers in inference mode."""
+        batch_size = (
+            self.batch_size if batch_size is None else _positive_int(batch_size, "batch_size")
+        )
+        x = self._prepare_x(X)
+        self.output_shape(x.shape[1:])
+        parts = [
+            self.forward(x[start : start + batch_size], training=False)
+            for start in range(0, x.shape[0], batch_size)
+        ]
+        return np.concatenate(parts, axis=0)
+
+    def evaluate(
+        self, X: ArrayLike, Y: ArrayLike, batch_size: int | None = None
+    ) -> dict[str, float]:
+        """Mean ``loss`` (and ``accuracy`` for classification costs) over ``(X, Y)``."""
+        batch_size = (
+            self.batch_size if batch_size is None else _positive_int(batch_size, "batch_size")
+        )
+        x, y = self._prepare(X, Y)
+        self._fused_now = self._fused
+        cost = self.cost_function
+        n = x.shape[0]
+        loss_sum = 0.0
+        correct: float | None = 0.0
+        for start in range(0, n, batch_size):
+            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
+            out = self.forward(xb, training=False)
+            if self._fused_now:
+                z = self.layers[-1].preactivation
+                assert z is not None
+                loss = cost.loss_from_logits(z, yb)
+            else:
+                loss = cost.loss(out, yb)
+            loss_sum += loss * xb.shape[0]
+            acc = cost.accuracy(out, yb)
+            correct = None if acc is None or correct is None else correct + acc * xb.shape[0]
+        result = {"loss": loss_sum / n}
+        if correct is not None:
+            result["accuracy"] = correct / n
+        return result
+
+    _fused_now = False
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return (
+            f"Model([\n  {inner}\n], cost_function={self.cost_function!r}, "
+            f"optimizer={self.optimizer!r}, dtype={self.dtype.name})"
+        )
