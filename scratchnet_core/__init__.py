@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._conv_default import conv_backend, current_conv_backend, set_conv_backend
 from ._random import get_rng, seed
 from .errors import (
     ConfigurationError,
@@ -53,6 +54,8 @@ __all__ = [
     "ScratchnetError",
     "ShapeError",
     "TrainingDivergedError",
+    "conv_backend",
+    "current_conv_backend",
     "get_activation_functions",
     "get_conv_backends",
     "get_cost_functions",
@@ -67,6 +70,7 @@ __all__ = [
     "refresh",
     "register",
     "seed",
+    "set_conv_backend",
 ]
 
 

@@ -270,8 +270,16 @@ class ConvBackend(Component):
 
     Layouts as PyTorch: ``x: (N, C_in, *spatial)``, ``w: (C_out, C_in, *kernel)``,
     ``y: (N, C_out, *out_spatial)``. ``stride``, ``padding`` and ``dilation`` are tuples with
-    one entry per spatial dimension (``padding`` already resolved to integers).
+    one entry per spatial dimension (``padding`` already resolved to integers, the same on
+    both sides).
+
+    A backend instance belongs to one layer and may keep what its last ``forward`` computed
+    for the ``backward`` that follows (the im2col buffer, the input's transform); layers call
+    :meth:`clear_cache` when no backward will follow (inference).
     """
+
+    def clear_cache(self) -> None:
+        """Drop anything kept from the last :meth:`forward` (default: nothing is kept)."""
 
     @abstractmethod
     def forward(

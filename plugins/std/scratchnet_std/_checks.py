@@ -34,3 +34,21 @@ def real_in_range(
         bracket = ")" if high_open else "]"
         raise ConfigurationError(f"{owner}: {argument} must be in [{low}, {high}{bracket}, got {x}")
     return x
+
+
+def int_tuple(owner: str, argument: str, value: Any, dims: int, low: int) -> tuple[int, ...]:
+    """An int or a sequence of ``dims`` ints, each ``>= low``, as a tuple."""
+    items = (value,) * dims if isinstance(value, numbers.Integral) else value
+    ok = (
+        isinstance(items, (tuple, list))
+        and len(items) == dims
+        and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in items)
+    )
+    if not ok or isinstance(value, bool):
+        raise ConfigurationError(
+            f"{owner}: {argument} must be an int or a tuple of {dims} ints, got {value!r}"
+        )
+    result = tuple(int(v) for v in items)
+    if any(v < low for v in result):
+        raise ConfigurationError(f"{owner}: {argument} must be >= {low}, got {value!r}")
+    return result

@@ -1,0 +1,1 @@
+"""Convolution backends: ``fft`` (frequency domain), ``direct`` (im2col + GEMM), ``auto``."""

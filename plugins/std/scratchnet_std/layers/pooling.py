@@ -1,0 +1,250 @@
+"""Max and average pooling (1-, 2-, 3-d) and global average pooling, with PyTorch's defaults.
+
+Max pooling pads with -inf; average pooling counts padded zeros in its mean
+(``count_include_pad=True``); outputs round down (``ceil_mode=False``); ``stride`` defaults
+to the kernel size. Forward and backward loop over kernel taps, never over the batch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from scratchnet_core import ConfigurationError, Layer, ShapeError
+from scratchnet_core.interfaces import Array
+
+from .._checks import int_tuple
+
+__all__ = [
+    "AvgPool1d",
+    "AvgPool2d",
+    "AvgPool3d",
+    "GlobalAvgPool",
+    "MaxPool1d",
+    "MaxPool2d",
+    "MaxPool3d",
+]
+
+_LAYOUTS = {1: "(N, C, L)", 2: "(N, C, H, W)", 3: "(N, C, D, H, W)"}
+
+
+class _PoolNd(Layer):
+    dims: ClassVar[int]
+    registry_name: ClassVar[str]
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int],
+        stride: int | Sequence[int] | None = None,
+        padding: int | Sequence[int] = 0,
+        *,
+        dtype: DTypeLike | None = None,
+    ) -> None:
+        super().__init__(dtype=dtype)
+        owner, d = self.registry_name, self.dims
+        self.kernel_size = int_tuple(owner, "kernel_size", kernel_size, d, 1)
+        self.stride = (
+            self.kernel_size if stride is None else int_tuple(owner, "stride", stride, d, 1)
+        )
+        self.padding = int_tuple(owner, "padding", padding, d, 0)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
+            raise ConfigurationError(
+                f"{owner}: padding must be at most half the kernel size, got padding="
+                f"{self.padding} for kernel_size={self.kernel_size}"
+            )
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        shape = tuple(int(s) for s in input_shape)
+        if len(shape) != self.dims + 1:
+            shown = "(N, " + ", ".join(map(str, shape)) + ")"
+            raise ShapeError(
+                repr(self), f"{_LAYOUTS[self.dims]} with rank {self.dims + 2}", f"shape {shown}"
+            )
+        out = []
+        for size, k, s, p in zip(
+            shape[1:], self.kernel_size, self.stride, self.padding, strict=True
+        ):
+            if k > size + 2 * p:
+                raise ShapeError(
+                    repr(self),
+                    f"spatial size at least the kernel {self.kernel_size} after padding",
+                    f"spatial shape {shape[1:]}",
+                )
+            out.append((size + 2 * p - k) // s + 1)
+        return (shape[0], *out)
+
+    def _taps(self) -> list[tuple[slice, ...]]:
+        """For each kernel tap, where it reads the padded input over all output positions."""
+        out = self._out
+        return [
+            (
+                slice(None),
+                slice(None),
+                *(
+                    slice(o, o + s * (n - 1) + 1, s)
+                    for o, s, n in zip(tap, self.stride, out, strict=True)
+                ),
+            )
+            for tap in itertools.product(*(range(k) for k in self.kernel_size))
+        ]
+
+    def _prepare(self, x: Array, fill: float) -> Array:
+        if x.ndim != self.dims + 2:
+            raise ShapeError(repr(self), _LAYOUTS[self.dims], x.shape)
+        self._out = self.output_shape(x.shape[1:])[1:]
+        self._in_shape = x.shape
+        if not any(self.padding):
+            return x
+        return np.pad(x, ((0, 0), (0, 0), *((p, p) for p in self.padding)), constant_values=fill)
+
+    def _unpad(self, grad_xp: Array) -> Array:
+        if not any(self.padding):
+            return grad_xp
+        inner = tuple(
+            slice(p, p + s) for p, s in zip(self.padding, self._in_shape[2:], strict=True)
+        )
+        return np.ascontiguousarray(grad_xp[(slice(None), slice(None), *inner)])
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": list(self.padding),
+        }
+        config.update(super().get_config())
+        return config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding})"
+
+
+class _MaxPoolNd(_PoolNd):
+    """The maximum of each window; the gradient goes to the first maximum."""
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        xp = self._prepare(x, -np.inf)
+        taps = self._taps()
+        best = xp[taps[0]].copy()
+        arg = np.zeros(best.shape, dtype=np.int32)
+        for i, tap in enumerate(taps[1:], start=1):
+            v = xp[tap]
+            better = v > best
+            np.copyto(best, v, where=better)
+            arg[better] = i
+        self._arg, self._padded_shape = arg, xp.shape
+        return best
+
+    def backward(self, grad: Array) -> Array | None:
+        if not self.needs_input_grad:
+            return None
+        grad_xp = np.zeros(self._padded_shape, dtype=grad.dtype)
+        for i, tap in enumerate(self._taps()):
+            grad_xp[tap] += np.where(self._arg == i, grad, 0)
+        return self._unpad(grad_xp)
+
+
+class _AvgPoolNd(_PoolNd):
+    """The mean of each window, padded zeros included."""
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        xp = self._prepare(x, 0.0)
+        taps = self._taps()
+        total = xp[taps[0]].copy()
+        for tap in taps[1:]:
+            total += xp[tap]
+        self._padded_shape = xp.shape
+        total /= math.prod(self.kernel_size)
+        return total
+
+    def backward(self, grad: Array) -> Array | None:
+        if not self.needs_input_grad:
+            return None
+        share = grad / math.prod(self.kernel_size)
+        grad_xp = np.zeros(self._padded_shape, dtype=grad.dtype)
+        for tap in self._taps():
+            grad_xp[tap] += share
+        return self._unpad(grad_xp)
+
+
+class MaxPool1d(_MaxPoolNd):
+    """1-d max pooling over ``x: (N, C, L)`` (registered as ``max_pool`` and ``max_pool1d``)."""
+
+    dims, registry_name = 1, "max_pool"
+
+
+class MaxPool2d(_MaxPoolNd):
+    """2-d max pooling over ``x: (N, C, H, W)``.
+
+    >>> import numpy as np
+    >>> MaxPool2d(2).forward(np.arange(16.0).reshape(1, 1, 4, 4))
+    array([[[[ 5.,  7.],
+             [13., 15.]]]])
+    """
+
+    dims, registry_name = 2, "max_pool2d"
+
+
+class MaxPool3d(_MaxPoolNd):
+    """3-d max pooling over ``x: (N, C, D, H, W)``."""
+
+    dims, registry_name = 3, "max_pool3d"
+
+
+class AvgPool1d(_AvgPoolNd):
+    """1-d average pooling over ``x: (N, C, L)`` (registered as ``avg_pool`` and ``avg_pool1d``)."""
+
+    dims, registry_name = 1, "avg_pool"
+
+
+class AvgPool2d(_AvgPoolNd):
+    """2-d average pooling over ``x: (N, C, H, W)``."""
+
+    dims, registry_name = 2, "avg_pool2d"
+
+
+class AvgPool3d(_AvgPoolNd):
+    """3-d average pooling over ``x: (N, C, D, H, W)``."""
+
+    dims, registry_name = 3, "avg_pool3d"
+
+
+class GlobalAvgPool(Layer):
+    """Mean over every spatial axis: ``(N, C, *spatial)`` -> ``(N, C)``, as Keras'
+    ``GlobalAveragePooling``; feeds a ``linear`` layer directly.
+
+    >>> import numpy as np
+    >>> GlobalAvgPool().forward(np.ones((2, 3, 4, 4))).shape
+    (2, 3)
+    """
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        if x.ndim < 3:
+            raise ShapeError(repr(self), "(N, C, *spatial) with at least one spatial axis", x.shape)
+        self._shape = x.shape
+        return x.mean(axis=tuple(range(2, x.ndim)))
+
+    def backward(self, grad: Array) -> Array | None:
+        if not self.needs_input_grad:
+            return None
+        spatial = self._shape[2:]
+        share = grad / math.prod(spatial)
+        return np.ascontiguousarray(
+            np.broadcast_to(share.reshape(*share.shape, *(1,) * len(spatial)), self._shape)
+        )
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        if len(input_shape) < 2:
+            raise ShapeError(
+                repr(self),
+                "(N, C, *spatial) with at least one spatial axis",
+                f"shape (N, {tuple(input_shape)})",
+            )
+        return (int(input_shape[0]),)
+
+    def __repr__(self) -> str:
+        return "GlobalAvgPool()"
