@@ -11,6 +11,7 @@ import statistics
 import time
 
 import numpy as np
+
 from scratchnet_std.conv_backends._common import ConvGeometry
 from scratchnet_std.conv_backends.auto import features
 from scratchnet_std.conv_backends.direct import Direct

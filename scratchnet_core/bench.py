@@ -67,7 +67,7 @@ def _torch_step(case: ConvCase, x: Any, w: Any, g: Any) -> Callable[[], None] | 
         xt.grad = None
         wt.grad = None
         y = torch.nn.functional.conv2d(xt, wt, stride=case.stride, padding=case.padding)
-        y.backward(gt)
+        y.backward(gt)  # type: ignore[no-untyped-call]
 
     return run
 

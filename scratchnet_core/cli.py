@@ -50,6 +50,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import bench_conv, format_table
+
+    print("conv2d forward + backward, float32, milliseconds per step")
+    print(format_table(bench_conv(repeats=args.repeats, torch=not args.no_torch)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for the documentation and tests)."""
     parser = argparse.ArgumentParser(
@@ -72,6 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     xor.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     xor.add_argument("--quiet", action="store_true", help="no progress bar")
     xor.set_defaults(func=_cmd_demo)
+
+    bench = sub.add_parser("bench", help="run a benchmark")
+    bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    conv = bench_sub.add_parser(
+        "conv", help="conv2d forward + backward per installed backend (and PyTorch if importable)"
+    )
+    conv.add_argument("--repeats", type=int, default=7, help="timed runs per block (default 7)")
+    conv.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
+    conv.set_defaults(func=_cmd_bench)
     return parser
 
 

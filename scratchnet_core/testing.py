@@ -38,6 +38,10 @@ __all__ = [
 GRAD_RTOL = 1e-6
 """Default tolerance of the relative error ``|a - n| / (|a| + |n|)`` (norms) in float64."""
 
+GRAD_ATOL = 1e-8
+"""Differences below this (norm) pass whatever their relative size: gradients that are zero
+in exact arithmetic come out of finite differences as round-off of about 1e-10."""
+
 
 def numerical_gradient(f: Callable[[], float], x: Array, eps: float = 1e-6) -> Array:
     """``df/dx`` by central differences, perturbing ``x`` in place (restored after).
@@ -65,17 +69,18 @@ def numerical_gradient(f: Callable[[], float], x: Array, eps: float = 1e-6) -> A
 
 
 def assert_gradients_close(
-    analytic: Array, numeric: Array, what: str, rtol: float = GRAD_RTOL
+    analytic: Array, numeric: Array, what: str, rtol: float = GRAD_RTOL, atol: float = GRAD_ATOL
 ) -> float:
-    """Assert ``analytic`` matches ``numeric``; returns the relative error."""
+    """Assert ``analytic`` matches ``numeric`` (relative error within ``rtol``, or absolute
+    difference within ``atol``); returns the relative error."""
     if analytic.shape != numeric.shape:
         raise AssertionError(
             f"{what}: gradient shape {analytic.shape} differs from the input's {numeric.shape}"
         )
     diff = float(np.linalg.norm(analytic - numeric))
     scale = float(np.linalg.norm(analytic) + np.linalg.norm(numeric))
-    err = diff / scale if scale > 1e-12 else diff
-    if not err <= rtol:
+    err = diff / scale if scale > 0 else 0.0
+    if not (err <= rtol or diff <= atol):
         raise AssertionError(
             f"{what}: analytic and numerical gradients differ, relative error {err:.3e} > "
             f"{rtol:.0e} (max abs diff {float(np.max(np.abs(analytic - numeric))):.3e})"

@@ -66,7 +66,7 @@ class ConvGeometry:
             raise ShapeError(
                 f"{backend} backend",
                 f"x with {w_shape[1]} channels (the weight's in_channels)",
-                x_shape,
+                f"{x_shape[1]} channels (shape {x_shape})",
             )
         self.dims = dims
         self.batch, self.in_channels = x_shape[0], x_shape[1]

@@ -4,9 +4,10 @@ The transforms are ``scipy.fft``'s (multi-threaded, several times faster than
 ``numpy.fft.rfftn`` on batches of small images). Cross-correlation becomes a product of
 transforms: ``Y[n, o] = sum_c X[n, c] * conj(W[o, c])``.
 The sum over input channels is one batched matrix product per frequency,
-``(F, N, C_in) @ (F, C_in, C_out)``, never an FFT per (sample, in, out) triple. Transforms have
-the padded input's size (rounded up to a length ``scipy.fft`` transforms fast): circular wrap-around cannot
-reach the valid outputs, so no extra zero padding is needed. Forward keeps the input's and
+``(F, N, C_in) @ (F, C_in, C_out)``, never an FFT per (sample, in, out) triple.
+Transforms have the padded input's size (rounded up to a length ``scipy.fft`` transforms
+fast): circular wrap-around cannot reach the valid outputs, so no extra zero padding is
+needed. Forward keeps the input's and
 the weight's transforms for the backward that follows, which then needs one forward and two
 inverse FFTs:
 

@@ -120,7 +120,10 @@ class _PoolNd(Layer):
         return config
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding})"
+        name = type(self).__name__
+        return (
+            f"{name}(kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding})"
+        )
 
 
 class _MaxPoolNd(_PoolNd):
