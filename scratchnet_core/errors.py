@@ -15,6 +15,7 @@ __all__ = [
     "DataError",
     "InterfaceError",
     "ModelFileError",
+    "OptionalDependencyError",
     "PluginConflictError",
     "PluginLoadError",
     "PluginNotFoundError",
@@ -50,6 +51,8 @@ class PluginNotFoundError(ScratchnetError, KeyError):
         close = get_close_matches(name.lower(), self.available, n=3, cutoff=0.6)
         if close:
             message += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+        else:
+            message += "."
         if self.available:
             message += f" Installed {kind}: {', '.join(self.available)}."
         else:
@@ -153,8 +156,17 @@ class ConfigurationError(ScratchnetError, ValueError):
     """An argument is out of range or of the wrong type (``batch_size=0``, ``lr=-1``, ...)."""
 
 
-class ModelFileError(ScratchnetError, ValueError):
-    """A model file is missing, truncated, corrupted, foreign or of an unknown format version."""
+class OptionalDependencyError(ScratchnetError, ImportError):
+    """A feature needs an optional package that is not installed (matplotlib, ...)."""
+
+
+class ModelFileError(ScratchnetError, ValueError, OSError):
+    """A model file is missing, unwritable, truncated, corrupted, foreign or of an unknown
+    format version. Both a :class:`ValueError` (bad content) and an :class:`OSError` (the
+    file itself)."""
+
+    def __str__(self) -> str:  # OSError would format (errno, strerror) pairs
+        return str(self.args[0]) if self.args else ""
 
 
 class TrainingDivergedError(ScratchnetError, FloatingPointError):

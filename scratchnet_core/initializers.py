@@ -8,7 +8,9 @@ the ``scratchnet.initializers`` entry-point group (``he_normal``, ``glorot_unifo
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,22 @@ from .registry import get_registry
 __all__ = ["fans", "initialize_weights"]
 
 __getattr__, __dir__ = family("initializers")
+
+_PLACEHOLDER: ContextVar[bool] = ContextVar("scratchnet_placeholder_weights", default=False)
+
+
+@contextmanager
+def placeholder_weights() -> Iterator[None]:
+    """Within this block, :func:`initialize_weights` returns uninitialised arrays.
+
+    Used while loading a model file: the file's values replace them, and untouched pages of
+    a (possibly hostile, huge) declared shape are never committed to memory.
+    """
+    token = _PLACEHOLDER.set(True)
+    try:
+        yield
+    finally:
+        _PLACEHOLDER.reset(token)
 
 
 def fans(shape: Sequence[int]) -> tuple[int, int]:
@@ -68,6 +86,8 @@ def initialize_weights(
         raise ConfigurationError(
             f"initialize_weights: shape must be positive integers, got {shape}"
         )
+    if _PLACEHOLDER.get():
+        return np.empty(tuple(int(s) for s in shape), dtype=as_float_dtype(dtype))
     name = initializer or _preferred_initializer(activation)
     init = get_registry("initializers")[name]
     fan_in, fan_out = fans(shape)

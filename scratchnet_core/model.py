@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -16,7 +18,13 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from ._random import get_rng
 from .components import build_component
-from .errors import ConfigurationError, DataError, ShapeError, TrainingDivergedError
+from .errors import (
+    ConfigurationError,
+    DataError,
+    OptionalDependencyError,
+    ShapeError,
+    TrainingDivergedError,
+)
 from .hooks import make_plugin_manager
 from .hookspecs import hookimpl
 from .interfaces import Array, CostFunction, Layer, Optimizer, as_float_dtype
@@ -36,7 +44,7 @@ class History:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
 
-    @hookimpl
+    @hookimpl(trylast=True)  # after callbacks that add to the logs (learning rate, ...)
     def scratchnet_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> None:
         self.epoch.append(epoch)
         for key, value in logs.items():
@@ -50,9 +58,53 @@ class History:
                 f"History has no metric {key!r}; it has {', '.join(self.history) or 'none'}"
             ) from None
 
+    def plot(
+        self, path: str | os.PathLike[str] | None = None, metrics: Sequence[str] | None = None
+    ) -> Any:
+        """Plot metrics against epochs with matplotlib (optional); save to ``path`` if given.
+
+        Returns the matplotlib figure. Losses and accuracies go on separate axes.
+        """
+        try:
+            import matplotlib
+
+            if path is not None:
+                matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError as exc:
+            raise OptionalDependencyError(
+                "History.plot needs matplotlib: pip install 'scratchnet[plot]'"
+            ) from exc
+        names = list(metrics) if metrics is not None else list(self.history)
+        groups = [[n for n in names if "acc" not in n], [n for n in names if "acc" in n]]
+        groups = [g for g in groups if g]
+        fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.5), squeeze=False)
+        epochs = [e + 1 for e in self.epoch]
+        for ax, group in zip(axes[0], groups, strict=True):
+            for name in group:
+                ax.plot(epochs, self[name], label=name)
+            ax.set(xlabel="epoch")
+            ax.legend()
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        if path is not None:
+            fig.savefig(os.fspath(path), dpi=100)
+            plt.close(fig)
+        return fig
+
     def __repr__(self) -> str:
         last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
         return f"History(epochs={len(self.epoch)}, last={last})"
+
+
+def _write_line(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _integer(value: Any, argument: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigurationError(f"{argument} must be an integer, got {value!r}")
+    return int(value)
 
 
 def _positive_int(value: Any, argument: str) -> int:
@@ -149,6 +201,8 @@ class Model:
                 layer.to(self.dtype)
         self.history: History | None = None
         self.stop_training = False
+        self.epochs_trained = 0
+        self.input_shape: tuple[int, ...] | None = None
 
     # ------------------------------------------------------------------ construction
     def _choose_dtype(self, dtype: DTypeLike | None) -> np.dtype[Any]:
@@ -189,6 +243,73 @@ class Model:
     def num_parameters(self) -> int:
         """Count of trainable scalars."""
         return sum(layer.num_parameters() for layer in self.layers)
+
+    def get_weights(self) -> dict[str, Array]:
+        """A copy of every parameter, keyed like :meth:`parameters`."""
+        return {name: value.copy() for name, value in self.parameters().items()}
+
+    def set_weights(self, weights: Mapping[str, ArrayLike]) -> None:
+        """Copy ``weights`` (as from :meth:`get_weights`) into the live parameters."""
+        params = self.parameters()
+        if set(weights) != set(params):
+            missing = sorted(set(params) - set(weights))
+            extra = sorted(set(weights) - set(params))
+            raise ConfigurationError(
+                f"set_weights: keys differ from the model's (missing {missing}, unexpected {extra})"
+            )
+        for name, value in weights.items():
+            array = np.asarray(value)
+            if array.shape != params[name].shape:
+                raise ShapeError(f"parameter {name!r}", f"shape {params[name].shape}", array.shape)
+            params[name][...] = array
+
+    # ------------------------------------------------------------------ files
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model (architecture, weights, optimizer state) to one ``.npz`` file,
+        atomically: see :mod:`scratchnet_core.serialization`."""
+        from .serialization import save_model
+
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Model:
+        """Read a model written by :meth:`save`; never runs code from the file."""
+        from .serialization import load_model
+
+        return load_model(path)
+
+    def summary(self, input_shape: Sequence[int] | None = None, print_fn: Any = None) -> str:
+        """Print (and return) a table of layers, output shapes and parameter counts.
+
+        ``input_shape`` (one sample, no batch axis) defaults to the shape of the data the
+        model last saw; without either, output shapes are not shown.
+        """
+        shape = tuple(input_shape) if input_shape is not None else self.input_shape
+        rows = [("#", "layer", "output shape", "parameters")]
+        for i, layer in enumerate(self.layers):
+            shown = "?"
+            if shape is not None:
+                try:
+                    shape = layer.output_shape(shape)
+                    shown = "(N, " + ", ".join(map(str, shape)) + ")"
+                except ShapeError as exc:
+                    raise exc.at_index(i) from None
+            rows.append((str(i), repr(layer), shown, f"{layer.num_parameters():,}"))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
+        rule = "-" * len(lines[0])
+        text = "\n".join(
+            [
+                lines[0],
+                rule,
+                *lines[1:],
+                rule,
+                f"total parameters: {self.num_parameters():,} ({self.dtype.name}); "
+                f"cost {type(self.cost_function).__name__}, optimizer {self.optimizer!r}",
+            ]
+        )
+        (print_fn or _write_line)(text)
+        return text
 
     # ------------------------------------------------------------------ shapes and data
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
@@ -241,6 +362,7 @@ class Model:
     def _prepare(self, X: ArrayLike, Y: ArrayLike, what: str = "") -> tuple[Array, Array]:
         x = self._prepare_x(X, f"X{what}")
         out_shape = self.output_shape(x.shape[1:])
+        self.input_shape = tuple(int(s) for s in x.shape[1:])
         y = self._prepare_y(Y, x.shape[0], out_shape, f"Y{what}")
         return x, y
 
@@ -323,6 +445,7 @@ class Model:
         callbacks: Iterable[object] | None = None,
         verbose: int = 1,
         seed: int | None = None,
+        initial_epoch: int = 0,
     ) -> History:
         """Train for ``epochs`` passes over ``(X, Y)`` in mini-batches; returns a :class:`History`.
 
@@ -332,14 +455,25 @@ class Model:
         Y: (N, *output_shape), or ``(N,)`` for a one-output model or for class indices with
             a cost that accepts them (categorical cross-entropy).
         batch_size: default the model's; the last batch of an epoch may be smaller.
-        shuffle: reshuffle the rows every epoch, from ``seed`` (default: drawn from
-            scratchnet's generator, see :func:`scratchnet_core.seed`).
+        shuffle: reshuffle the rows every epoch; epoch ``e``'s order comes from
+            ``(seed, e)`` alone, so a run resumed with ``initial_epoch`` and the same ``seed``
+            repeats the uninterrupted run exactly (default ``seed``: drawn from scratchnet's
+            generator, see :func:`scratchnet_core.seed`).
         validation_data / validation_split: held-out data, or the last fraction of ``X``,
             ``Y`` (taken before shuffling, as Keras does), evaluated after every epoch.
         callbacks: hook implementations active for this call only.
         verbose: 0 silent, 1 progress bar, 2 one log line per batch.
+        initial_epoch: the epoch to start from (Keras' meaning): epochs run are
+            ``initial_epoch .. epochs - 1``.
         """
         epochs = _positive_int(epochs, "epochs")
+        initial_epoch = _integer(initial_epoch, "initial_epoch")
+        if not 0 <= initial_epoch < epochs:
+            raise ConfigurationError(
+                f"initial_epoch must be in [0, epochs), got {initial_epoch} with epochs={epochs}"
+            )
+        if seed is not None:
+            seed = _integer(seed, "seed")
         batch_size = (
             self.batch_size if batch_size is None else _positive_int(batch_size, "batch_size")
         )
@@ -352,7 +486,7 @@ class Model:
             x, y = x[:cut], y[:cut]
         n = x.shape[0]
         steps = -(-n // batch_size)
-        rng = np.random.default_rng(seed if seed is not None else get_rng().integers(2**63))
+        fit_seed = int(seed) if seed is not None else int(get_rng().integers(2**63))
 
         history = History()
         self.history = history
@@ -367,6 +501,7 @@ class Model:
             model=self,
             config={
                 "epochs": epochs,
+                "initial_epoch": initial_epoch,
                 "batch_size": batch_size,
                 "samples": n,
                 "steps_per_epoch": steps,
@@ -379,9 +514,11 @@ class Model:
         first = self.layers[0]
         first_needed, first.needs_input_grad = first.needs_input_grad, False
         try:
-            for epoch in range(epochs):
+            for epoch in range(initial_epoch, epochs):
                 hook.scratchnet_epoch_start(model=self, epoch=epoch)
-                logs = self._run_epoch(x, y, batch_size, rng if shuffle else None, epoch, hook)
+                rng = np.random.default_rng([fit_seed, epoch]) if shuffle else None
+                logs = self._run_epoch(x, y, batch_size, rng, epoch, hook)
+                self.epochs_trained = epoch + 1
                 if not classification:
                     logs.pop("accuracy")
                 if val is not None:

@@ -12,7 +12,7 @@ from scratchnet_core.interfaces import Array
 
 from ._checks import real_in_range
 
-__all__ = ["SGD"]
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "RMSprop"]
 
 
 class SGD(Optimizer):
@@ -84,4 +84,218 @@ class SGD(Optimizer):
             "nesterov": self.nesterov,
             "weight_decay": self.weight_decay,
             "dampening": self.dampening,
+        }
+
+
+def _copy_state(buffers: Mapping[str, Mapping[str, Array]]) -> dict[str, dict[str, Array]]:
+    return {kind: {k: v.copy() for k, v in values.items()} for kind, values in buffers.items()}
+
+
+class _Buffered(Optimizer):
+    """An optimizer with named per-parameter buffers (``exp_avg``, ``square_avg``, ...)."""
+
+    buffer_names: tuple[str, ...] = ()
+
+    def __init__(self, lr: float) -> None:
+        super().__init__(lr)
+        self.buffers: dict[str, dict[str, Array]] = {name: {} for name in self.buffer_names}
+
+    def _buffer(self, kind: str, name: str, like: Array, fill: float = 0.0) -> Array:
+        store = self.buffers[kind]
+        buf = store.get(name)
+        if buf is None:
+            buf = store[name] = np.full_like(like, fill)
+        return buf
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state.update(_copy_state(self.buffers))
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.buffers = {
+            kind: {k: np.array(v) for k, v in state.get(kind, {}).items()}
+            for kind in self.buffer_names
+        }
+
+
+class Adam(_Buffered):
+    """Adam (Kingma & Ba), as ``torch.optim.Adam``: L2 ``weight_decay`` added to the gradient.
+
+    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
+    ``p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``.
+    """
+
+    buffer_names = ("exp_avg", "exp_avg_sq")
+    decoupled = False
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] | list[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(lr)
+        name = type(self).__name__.lower()
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ConfigurationError(f"{name}: betas must be a pair of numbers, got {betas!r}")
+        self.betas = (
+            real_in_range(name, "betas[0]", betas[0], 0.0, 1.0, high_open=True),
+            real_in_range(name, "betas[1]", betas[1], 0.0, 1.0, high_open=True),
+        )
+        self.eps = real_in_range(name, "eps", eps, 0.0, float("inf"))
+        self.weight_decay = real_in_range(name, "weight_decay", weight_decay, 0.0, float("inf"))
+
+    def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
+        self.iterations += 1
+        t = self.iterations
+        b1, b2 = self.betas
+        lr, decay = self.lr, self.weight_decay
+        step_size = lr / (1 - b1**t)
+        root_correction = (1 - b2**t) ** 0.5
+        for name, p in params.items():
+            g = grads[name]
+            if decay and self.decoupled:
+                p *= 1 - lr * decay
+            elif decay:
+                g = g + decay * p
+            m = self._buffer("exp_avg", name, p)
+            v = self._buffer("exp_avg_sq", name, p)
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            denom = np.sqrt(v)
+            denom /= root_correction
+            denom += self.eps
+            p -= step_size * (m / denom)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "betas": list(self.betas),
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+        }
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``:
+    ``p *= 1 - lr * weight_decay`` before the Adam step; default ``weight_decay=0.01``."""
+
+    decoupled = True
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] | list[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+    ) -> None:
+        super().__init__(lr, betas, eps, weight_decay)
+
+
+class RMSprop(_Buffered):
+    """RMSprop, as ``torch.optim.RMSprop`` (``alpha``, ``eps``, ``momentum``, ``centered``)."""
+
+    buffer_names = ("square_avg", "grad_avg", "momentum_buffer")
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+    ) -> None:
+        super().__init__(lr)
+        self.alpha = real_in_range("rmsprop", "alpha", alpha, 0.0, 1.0)
+        self.eps = real_in_range("rmsprop", "eps", eps, 0.0, float("inf"))
+        self.weight_decay = real_in_range(
+            "rmsprop", "weight_decay", weight_decay, 0.0, float("inf")
+        )
+        self.momentum = real_in_range("rmsprop", "momentum", momentum, 0.0, 1.0, high_open=True)
+        self.centered = bool(centered)
+
+    def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
+        self.iterations += 1
+        alpha, lr = self.alpha, self.lr
+        for name, p in params.items():
+            g = grads[name]
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            sq = self._buffer("square_avg", name, p)
+            sq *= alpha
+            sq += (1 - alpha) * (g * g)
+            if self.centered:
+                ga = self._buffer("grad_avg", name, p)
+                ga *= alpha
+                ga += (1 - alpha) * g
+                avg = np.sqrt(sq - ga * ga)
+            else:
+                avg = np.sqrt(sq)
+            avg += self.eps
+            if self.momentum:
+                buf = self._buffer("momentum_buffer", name, p)
+                buf *= self.momentum
+                buf += g / avg
+                p -= lr * buf
+            else:
+                p -= lr * (g / avg)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "alpha": self.alpha,
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+            "momentum": self.momentum,
+            "centered": self.centered,
+        }
+
+
+class Adagrad(_Buffered):
+    """Adagrad, as ``torch.optim.Adagrad``: ``sum += g^2``,
+    ``p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps)``."""
+
+    buffer_names = ("sum",)
+
+    def __init__(
+        self,
+        lr: float = 0.01,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+    ) -> None:
+        super().__init__(lr)
+        inf = float("inf")
+        self.lr_decay = real_in_range("adagrad", "lr_decay", lr_decay, 0.0, inf)
+        self.weight_decay = real_in_range("adagrad", "weight_decay", weight_decay, 0.0, inf)
+        self.initial_accumulator_value = real_in_range(
+            "adagrad", "initial_accumulator_value", initial_accumulator_value, 0.0, inf
+        )
+        self.eps = real_in_range("adagrad", "eps", eps, 0.0, inf)
+
+    def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
+        self.iterations += 1
+        clr = self.lr / (1 + (self.iterations - 1) * self.lr_decay)
+        for name, p in params.items():
+            g = grads[name]
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            acc = self._buffer("sum", name, p, self.initial_accumulator_value)
+            acc += g * g
+            p -= clr * (g / (np.sqrt(acc) + self.eps))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "lr_decay": self.lr_decay,
+            "weight_decay": self.weight_decay,
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "eps": self.eps,
         }

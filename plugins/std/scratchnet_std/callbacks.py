@@ -1,0 +1,279 @@
+"""Training callbacks as pluggy hook implementations: pass them to ``fit(callbacks=[...])``.
+
+>>> from scratchnet_std.callbacks import EarlyStopping, LearningRateScheduler, CosineAnnealingLR
+>>> callbacks = [EarlyStopping(patience=3, restore_best_weights=True),
+...              LearningRateScheduler(CosineAnnealingLR(T_max=20))]
+
+Each is an ordinary object whose methods carry ``@scratchnet_core.hookimpl``; a third party
+writes its own the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+from scratchnet_core import ConfigurationError, Model, hookimpl
+
+from ._checks import positive_int, real_in_range
+
+__all__ = [
+    "CSVLogger",
+    "CosineAnnealingLR",
+    "EarlyStopping",
+    "ExponentialLR",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "StepLR",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _mode(owner: str, monitor: str, mode: str) -> str:
+    if mode not in ("auto", "min", "max"):
+        raise ConfigurationError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        return "max" if "acc" in monitor else "min"
+    return mode
+
+
+class _Monitor:
+    """Tracks the best value of one metric."""
+
+    def __init__(self, owner: str, monitor: str, mode: str, min_delta: float) -> None:
+        self.owner = owner
+        self.monitor = monitor
+        self.mode = _mode(owner, monitor, mode)
+        self.min_delta = abs(float(min_delta))
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def check_available(self, metrics: list[str]) -> None:
+        if self.monitor not in metrics:
+            raise ConfigurationError(
+                f"{self.owner}: monitor={self.monitor!r} is not among this fit's metrics "
+                f"({', '.join(metrics)}); validation metrics need validation_data or "
+                "validation_split"
+            )
+
+    def improved(self, logs: dict[str, float]) -> bool:
+        value = logs.get(self.monitor)
+        if value is None or not math.isfinite(value):
+            return False
+        if self.mode == "min":
+            better = value < self.best - self.min_delta
+        else:
+            better = value > self.best + self.min_delta
+        if better:
+            self.best = value
+        return better
+
+
+class EarlyStopping:
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    With ``restore_best_weights`` the model ends training with the weights of its best epoch
+    (whether it stopped early or ran out of epochs).
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+    ) -> None:
+        self.monitor = monitor
+        self.min_delta = real_in_range("EarlyStopping", "min_delta", min_delta, 0.0, math.inf)
+        self.patience = 0 if patience == 0 else positive_int("EarlyStopping", "patience", patience)
+        self.mode = mode
+        self.restore_best_weights = bool(restore_best_weights)
+        self._tracker = _Monitor("EarlyStopping", monitor, mode, self.min_delta)
+
+    @hookimpl
+    def scratchnet_train_start(self, config: dict[str, Any]) -> None:
+        self._tracker = _Monitor("EarlyStopping", self.monitor, self.mode, self.min_delta)
+        self._tracker.check_available(config["metrics"])
+        self.wait = 0
+        self.best_weights: dict[str, np.ndarray] | None = None
+        self.best_epoch: int | None = None
+        self.stopped_epoch: int | None = None
+
+    @hookimpl
+    def scratchnet_epoch_end(self, model: Model, epoch: int, logs: dict[str, float]) -> bool:
+        if self._tracker.improved(logs):
+            self.wait = 0
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = model.get_weights()
+            return False
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+    @hookimpl
+    def scratchnet_train_end(self, model: Model) -> None:
+        if self.restore_best_weights and self.best_weights is not None:
+            model.set_weights(self.best_weights)
+            log.info("EarlyStopping: restored the weights of epoch %s", self.best_epoch)
+
+
+class ModelCheckpoint:
+    """Save the model after every epoch, or only when ``monitor`` improves.
+
+    ``path`` may hold ``{epoch}`` and metric names as format fields
+    (``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``; ``epoch`` counts from 1). Weights that are not
+    all finite are never written: a good file is never replaced by a diverged model.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        mode: str = "auto",
+    ) -> None:
+        self.path = str(path)
+        self.monitor = monitor
+        self.save_best_only = bool(save_best_only)
+        self.mode = mode
+        self.saved: list[str] = []
+
+    @hookimpl
+    def scratchnet_train_start(self, config: dict[str, Any]) -> None:
+        self._tracker = _Monitor("ModelCheckpoint", self.monitor, self.mode, 0.0)
+        if self.save_best_only:
+            self._tracker.check_available(config["metrics"])
+
+    @hookimpl
+    def scratchnet_epoch_end(self, model: Model, epoch: int, logs: dict[str, float]) -> None:
+        if self.save_best_only and not self._tracker.improved(logs):
+            return
+        if not all(np.isfinite(p).all() for p in model.parameters().values()):
+            log.warning("ModelCheckpoint: epoch %d has non-finite weights; not saved", epoch + 1)
+            return
+        try:
+            target = self.path.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ConfigurationError(
+                f"ModelCheckpoint: path {self.path!r} names a field this fit does not log: {exc}"
+            ) from exc
+        model.save(target)
+        self.saved.append(target)
+
+
+class StepLR:
+    """``lr = base_lr * gamma ** (epoch // step_size)`` (PyTorch's ``StepLR``)."""
+
+    def __init__(self, step_size: int, gamma: float = 0.1) -> None:
+        self.step_size = positive_int("StepLR", "step_size", step_size)
+        self.gamma = real_in_range("StepLR", "gamma", gamma, 0.0, math.inf)
+
+    def __call__(self, epoch: int, base_lr: float) -> float:
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class ExponentialLR:
+    """``lr = base_lr * gamma ** epoch`` (PyTorch's ``ExponentialLR``)."""
+
+    def __init__(self, gamma: float) -> None:
+        self.gamma = real_in_range("ExponentialLR", "gamma", gamma, 0.0, math.inf)
+
+    def __call__(self, epoch: int, base_lr: float) -> float:
+        return base_lr * self.gamma**epoch
+
+
+class CosineAnnealingLR:
+    """``lr = eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2`` (PyTorch's
+    closed form; after ``T_max`` it rises again, as there)."""
+
+    def __init__(self, T_max: int, eta_min: float = 0.0) -> None:
+        self.T_max = positive_int("CosineAnnealingLR", "T_max", T_max)
+        self.eta_min = real_in_range("CosineAnnealingLR", "eta_min", eta_min, 0.0, math.inf)
+
+    def __call__(self, epoch: int, base_lr: float) -> float:
+        cosine = (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+        return self.eta_min + (base_lr - self.eta_min) * cosine
+
+
+class LearningRateScheduler:
+    """Set the optimizer's ``lr`` at the start of every epoch from ``schedule(epoch, base_lr)``.
+
+    ``base_lr`` is the optimizer's ``lr`` when training starts. The schedule depends on the
+    epoch number alone, so a run resumed with ``initial_epoch`` continues it exactly. The
+    epoch's rate is logged as ``lr``.
+    """
+
+    def __init__(self, schedule: Callable[[int, float], float]) -> None:
+        if not callable(schedule):
+            raise ConfigurationError(
+                f"LearningRateScheduler: schedule must be callable, got {schedule!r}"
+            )
+        self.schedule = schedule
+        self.base_lr: float | None = None
+
+    @hookimpl
+    def scratchnet_train_start(self, model: Model) -> None:
+        if self.base_lr is None:
+            self.base_lr = model.optimizer.lr
+
+    @hookimpl
+    def scratchnet_epoch_start(self, model: Model, epoch: int) -> None:
+        assert self.base_lr is not None
+        lr = float(self.schedule(epoch, self.base_lr))
+        if not math.isfinite(lr) or lr <= 0:
+            raise ConfigurationError(
+                f"LearningRateScheduler: the schedule gave lr={lr} for epoch {epoch}; "
+                "it must be > 0"
+            )
+        model.optimizer.lr = lr
+
+    @hookimpl
+    def scratchnet_epoch_end(self, model: Model, logs: dict[str, float]) -> None:
+        logs["lr"] = model.optimizer.lr
+
+
+class CSVLogger:
+    """Write one CSV row per epoch: ``epoch`` then every logged metric."""
+
+    def __init__(self, path: str | Path, append: bool = False) -> None:
+        self.path = Path(path)
+        self.append = bool(append)
+        self._file: TextIO | None = None
+        self._writer: Any = None
+        self._keys: list[str] | None = None
+
+    @hookimpl
+    def scratchnet_train_start(self) -> None:
+        new = not (self.append and self.path.exists() and self.path.stat().st_size > 0)
+        self._file = self.path.open("a" if self.append else "w", newline="")
+        self._keys = None
+        self._new = new
+
+    @hookimpl
+    def scratchnet_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        assert self._file is not None
+        if self._keys is None:
+            self._keys = list(logs)
+            self._writer = csv.writer(self._file)
+            if self._new:
+                self._writer.writerow(["epoch", *self._keys])
+        self._writer.writerow(
+            [epoch + 1, *(repr(float(logs.get(k, math.nan))) for k in self._keys)]
+        )
+        self._file.flush()
+
+    @hookimpl
+    def scratchnet_train_end(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

@@ -1,0 +1,394 @@
+"""Model files: one ``.npz`` archive holding a JSON header and the arrays.
+
+Layout of the archive (every member is a ``.npy`` array, read with ``allow_pickle=False``):
+
+- ``header.npy``: UTF-8 JSON as ``uint8`` — format name and version, dtype, the architecture
+  as registry names and configs, the cost, the optimizer's config and scalar state, the
+  distribution and version of every plugin used, and the shape and dtype of every array;
+- ``param/<layer index>.<name>.npy``: the parameters;
+- ``optimizer/<path>.npy``: the optimizer's array state (momentum buffers, moments, ...).
+
+Saving writes a temporary file beside the target and renames it over the target only once
+it is complete and flushed to disk, so a crash leaves the previous file intact. Loading
+checks every member's ``.npy`` header against the architecture before reading its data,
+reads exactly the bytes declared (so a file that lies about shapes cannot make the loader
+allocate more than the file holds), verifies the archive's CRCs, and never unpickles.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import numpy as np
+
+from .components import component_spec
+from .errors import ModelFileError, PluginNotFoundError, ScratchnetError
+from .initializers import placeholder_weights
+from .registry import get_registry
+
+if TYPE_CHECKING:
+    from .model import Model
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "READABLE_VERSIONS", "load_model", "save_model"]
+
+FORMAT: Final = "scratchnet-model"
+FORMAT_VERSION: Final = 1
+READABLE_VERSIONS: Final = (1,)
+HEADER: Final = "header"
+MAX_HEADER_BYTES: Final = 16 * 2**20
+MAX_MEMBERS: Final = 100_000
+
+PathLike = str | os.PathLike[str]
+
+
+# ----------------------------------------------------------------------------- saving
+
+
+def _flatten_state(state: Mapping[str, Any], prefix: str, arrays: dict[str, np.ndarray]) -> Any:
+    """Arrays of a nested state dict go to ``arrays``; the JSON-able rest is returned."""
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        if not isinstance(key, str) or "/" in key:
+            raise ModelFileError(
+                f"optimizer state key {key!r} cannot be saved (use str without '/')"
+            )
+        path = f"{prefix}/{key}"
+        if isinstance(value, np.ndarray):
+            arrays[path] = value
+            out[key] = {"__array__": path}
+        elif isinstance(value, Mapping):
+            out[key] = _flatten_state(value, path, arrays)
+        elif isinstance(value, (np.integer, np.floating)):
+            out[key] = value.item()
+        elif value is None or isinstance(value, (bool, int, float, str)):
+            out[key] = value
+        elif isinstance(value, (list, tuple)) and all(
+            isinstance(v, (bool, int, float, str)) for v in value
+        ):
+            out[key] = list(value)
+        else:
+            raise ModelFileError(
+                f"optimizer state {path!r} holds a {type(value).__name__}, which a model file "
+                "cannot store (arrays, numbers, strings and dicts of them can)"
+            )
+    return out
+
+
+def _plugins_used(model: Model) -> list[dict[str, str]]:
+    used: dict[tuple[str, str], dict[str, str]] = {}
+
+    def note(kind: str, obj: Any) -> None:
+        registry = get_registry(kind)
+        name = obj if isinstance(obj, str) else registry.name_of(type(obj))
+        if name is None or (kind, name) in used:
+            return
+        distribution, version = registry.origin(name)
+        used[kind, name] = {
+            "kind": kind,
+            "name": name,
+            "distribution": distribution,
+            "version": version,
+        }
+
+    for layer in model.layers:
+        note("layers", layer)
+        if layer.activation is not None:
+            note("activations", layer.activation)
+        backend = getattr(layer, "backend", None)
+        if isinstance(backend, str):
+            note("conv_backends", backend)
+    note("costs", model.cost_function)
+    note("optimizers", model.optimizer)
+    return list(used.values())
+
+
+def save_model(model: Model, path: PathLike) -> None:
+    """Write ``model`` to ``path`` atomically (see the module docstring for the format)."""
+    from . import __version__
+
+    target = Path(os.fspath(path))
+    if target.is_dir():
+        raise ModelFileError(f"cannot save the model to {str(target)!r}: it is a directory")
+    arrays: dict[str, np.ndarray] = {
+        f"param/{name}": value for name, value in model.parameters().items()
+    }
+    optimizer_state = _flatten_state(model.optimizer.state_dict(), "optimizer", arrays)
+    header = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "scratchnet_version": __version__,
+        "dtype": model.dtype.name,
+        "batch_size": model.batch_size,
+        "epochs_trained": model.epochs_trained,
+        "layers": [component_spec("layers", layer) for layer in model.layers],
+        "cost": component_spec("costs", model.cost_function),
+        "optimizer": {**component_spec("optimizers", model.optimizer), "state": optimizer_state},
+        "plugins": _plugins_used(model),
+        "arrays": {k: {"shape": list(v.shape), "dtype": v.dtype.str} for k, v in arrays.items()},
+    }
+    blob = json.dumps(header, allow_nan=False).encode("utf-8")
+    members = {HEADER: np.frombuffer(blob, dtype=np.uint8), **arrays}
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise ModelFileError(
+            f"cannot save the model to {str(target)!r}: {exc.strerror or exc}"
+        ) from exc
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **members)  # type: ignore[arg-type]
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, target)
+    except BaseException as exc:
+        Path(tmp_name).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ModelFileError(f"cannot save the model to {str(target)!r}: {exc}") from exc
+        raise
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def _read_member(
+    archive: zipfile.ZipFile,
+    name: str,
+    shape: tuple[int, ...] | None,
+    dtype: np.dtype[Any],
+    where: str,
+) -> np.ndarray:
+    """Read one ``.npy`` member whose header must declare ``shape`` (any, if None) and
+    ``dtype``; reads exactly the declared bytes and checks the CRC."""
+    member = f"{name}.npy"
+    try:
+        info = archive.getinfo(member)
+    except KeyError:
+        raise ModelFileError(f"{where}: the archive has no member {member!r}") from None
+    if info.compress_type != zipfile.ZIP_STORED:
+        # scratchnet writes stored members; a compressed one could expand without bound
+        raise ModelFileError(f"{where}: {member!r} is compressed; model files store arrays as is")
+    try:
+        with archive.open(info) as fp:
+            version = np.lib.format.read_magic(fp)
+            if version == (1, 0):
+                found_shape, fortran, found_dtype = np.lib.format.read_array_header_1_0(fp)
+            elif version in ((2, 0), (3, 0)):
+                found_shape, fortran, found_dtype = np.lib.format.read_array_header_2_0(fp)
+            else:
+                raise ModelFileError(f"{where}: unknown .npy version {version} in {member!r}")
+            if found_dtype.hasobject:
+                raise ModelFileError(
+                    f"{where}: {member!r} holds Python objects; refused (no pickles)"
+                )
+            if found_dtype != dtype:
+                raise ModelFileError(
+                    f"{where}: {member!r} has dtype {found_dtype}, expected {dtype}"
+                )
+            if shape is not None and tuple(found_shape) != tuple(shape):
+                raise ModelFileError(
+                    f"{where}: {member!r} has shape {tuple(found_shape)}, expected {tuple(shape)}"
+                )
+            if any(int(s) < 0 for s in found_shape):
+                raise ModelFileError(f"{where}: {member!r} declares a negative shape")
+            nbytes = math.prod(int(s) for s in found_shape) * dtype.itemsize
+            if nbytes > info.file_size:
+                raise ModelFileError(
+                    f"{where}: {member!r} declares {nbytes} bytes of data but holds at most "
+                    f"{info.file_size}"
+                )
+            data = fp.read(nbytes)
+            if len(data) != nbytes:
+                raise ModelFileError(f"{where}: {member!r} is truncated")
+            if fp.read(1):
+                raise ModelFileError(f"{where}: {member!r} has trailing bytes")
+    except ModelFileError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError) as exc:
+        raise ModelFileError(f"{where}: {member!r} is corrupted: {exc}") from exc
+    shape_ints = tuple(int(s) for s in found_shape)
+    flat = np.frombuffer(data, dtype=dtype)
+    array: np.ndarray = flat.reshape(shape_ints, order="F" if fortran else "C")
+    return array.copy()
+
+
+def _header(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
+    info = archive.getinfo(f"{HEADER}.npy") if f"{HEADER}.npy" in archive.namelist() else None
+    if info is None:
+        raise ModelFileError(f"{source} is not a scratchnet model file: it has no header")
+    if info.file_size > MAX_HEADER_BYTES:
+        raise ModelFileError(f"{source}: the header is {info.file_size} bytes, over the limit")
+    raw = _read_member(archive, HEADER, None, np.dtype(np.uint8), source)
+    try:
+        header = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{source}: the header is not valid JSON: {exc}") from exc
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(
+            f"{source} is not a scratchnet model file (format {header.get('format')!r})"
+            if isinstance(header, dict)
+            else f"{source} is not a scratchnet model file"
+        )
+    version = header.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ModelFileError(f"{source}: format_version must be an integer, got {version!r}")
+    if version not in READABLE_VERSIONS:
+        raise ModelFileError(
+            f"{source} has format version {version}; this release of scratchnet reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))} (upgrade scratchnet to read newer files)"
+        )
+    expected = {
+        "dtype": str,
+        "batch_size": int,
+        "layers": list,
+        "cost": dict,
+        "optimizer": dict,
+        "plugins": list,
+        "arrays": dict,
+    }
+    for key, kind in expected.items():
+        if not isinstance(header.get(key), kind):
+            raise ModelFileError(
+                f"{source}: header field {key!r} must be a {kind.__name__}, got {header.get(key)!r}"
+            )
+    return header
+
+
+def _unflatten_state(
+    archive: zipfile.ZipFile,
+    state: Any,
+    declared: Mapping[str, Any],
+    param_shapes: Mapping[str, tuple[int, ...]],
+    dtype: np.dtype[Any],
+    source: str,
+) -> Any:
+    if isinstance(state, dict):
+        if set(state) == {"__array__"}:
+            member = state["__array__"]
+            if not isinstance(member, str) or member not in declared:
+                raise ModelFileError(
+                    f"{source}: optimizer state names an undeclared array {member!r}"
+                )
+            spec = declared[member]
+            shape = tuple(spec.get("shape", ())) if isinstance(spec, dict) else None
+            if shape is None or not all(isinstance(s, int) for s in shape):
+                raise ModelFileError(f"{source}: array {member!r} has no valid declared shape")
+            key = member.rsplit("/", 1)[-1]
+            if key in param_shapes and shape != param_shapes[key]:
+                raise ModelFileError(
+                    f"{source}: optimizer array {member!r} has shape {shape}, but parameter "
+                    f"{key!r} has {param_shapes[key]}"
+                )
+            return _read_member(archive, member, shape, dtype, source)
+        return {
+            k: _unflatten_state(archive, v, declared, param_shapes, dtype, source)
+            for k, v in state.items()
+        }
+    if isinstance(state, list):
+        return list(state)
+    return state
+
+
+def _missing_plugin(exc: PluginNotFoundError, header: Mapping[str, Any]) -> PluginNotFoundError:
+    for entry in header.get("plugins", []):
+        if (
+            isinstance(entry, dict)
+            and entry.get("kind") == exc.kind
+            and str(entry.get("name", "")).lower() == exc.requested.lower()
+        ):
+            dist, version = entry.get("distribution"), entry.get("version")
+            return PluginNotFoundError(
+                exc.kind,
+                exc.requested,
+                exc.available,
+                hint=f"The model was saved with it from the distribution {dist!r} (version "
+                f"{version}): install it with `pip install {dist}`.",
+            )
+    return exc
+
+
+def load_model(path: PathLike) -> Model:
+    """Read a model written by :func:`save_model`; no code from the file is ever run."""
+    from .components import build_component
+    from .model import Model
+
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ModelFileError(f"no model file at {source!r}") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{source!r} is a directory, not a model file") from None
+    except OSError as exc:
+        raise ModelFileError(f"cannot read {source!r}: {exc.strerror or exc}") from exc
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError) as exc:
+        raise ModelFileError(
+            f"{source} is not a scratchnet model file (not an .npz archive): {exc}"
+        ) from exc
+    with archive:
+        if len(archive.infolist()) > MAX_MEMBERS:
+            raise ModelFileError(f"{source}: too many archive members")
+        header = _header(archive, source)
+        try:
+            dtype = np.dtype(header["dtype"])
+        except TypeError as exc:
+            raise ModelFileError(f"{source}: unknown dtype {header['dtype']!r}") from exc
+        if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
+            raise ModelFileError(f"{source}: dtype must be float32 or float64, got {dtype}")
+        try:
+            with placeholder_weights():
+                layers = [
+                    build_component("layers", spec, f"layer {i}")
+                    for i, spec in enumerate(header["layers"])
+                ]
+                cost = build_component("costs", header["cost"], "cost")
+                optimizer_spec = {k: v for k, v in header["optimizer"].items() if k != "state"}
+                optimizer = build_component("optimizers", optimizer_spec, "optimizer")
+                model = Model(layers, cost, optimizer, batch_size=header["batch_size"], dtype=dtype)
+        except PluginNotFoundError as exc:
+            raise _missing_plugin(exc, header) from None
+        except (
+            ScratchnetError,
+            TypeError,
+            ValueError,
+            KeyError,
+            MemoryError,
+            OverflowError,
+        ) as exc:
+            raise ModelFileError(
+                f"{source}: the architecture in the header cannot be built: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+        declared = header["arrays"]
+        params = model.parameters()
+        for name, value in params.items():
+            value[...] = _read_member(archive, f"param/{name}", value.shape, value.dtype, source)
+        state = _unflatten_state(
+            archive,
+            header["optimizer"].get("state", {}),
+            declared,
+            {k: v.shape for k, v in params.items()},
+            dtype,
+            source,
+        )
+        try:
+            model.optimizer.load_state_dict(state)
+        except (ScratchnetError, TypeError, ValueError, KeyError) as exc:
+            raise ModelFileError(
+                f"{source}: the optimizer state cannot be restored: {exc}"
+            ) from exc
+        epochs = header.get("epochs_trained", 0)
+        model.epochs_trained = epochs if isinstance(epochs, int) and epochs >= 0 else 0
+    return model
