@@ -76,3 +76,61 @@ def test_against_pytorch_when_available() -> None:
 def test_bad_arguments(kwargs: dict, match: str) -> None:
     with pytest.raises(sn.ConfigurationError, match=match):
         sgd(**kwargs)
+
+
+ADAPTIVE = {
+    "adam": {},
+    "adamw": {"weight_decay": 0.1},
+    "rmsprop": {"momentum": 0.5, "centered": True},
+    "adagrad": {"lr_decay": 0.01, "initial_accumulator_value": 0.1},
+}
+
+
+@pytest.mark.parametrize("name", sorted(ADAPTIVE))
+def test_adaptive_conformance(name: str) -> None:
+    cls = sn.get_optimizers()[name]
+    check_optimizer(lambda: cls(0.05, **ADAPTIVE[name]))
+    check_optimizer(lambda: cls(0.05))
+
+
+def test_first_steps_have_their_closed_forms() -> None:
+    g = np.array([0.5, -2.0, 3.0])
+    opt = sn.get_optimizers()
+    # Adam and Adagrad: the first step moves every weight by lr in the gradient's direction
+    for name in ("adam", "adagrad"):
+        p = {"w": np.zeros(3)}
+        opt[name](lr=0.1).step(p, {"w": g})
+        np.testing.assert_allclose(p["w"], -0.1 * np.sign(g), rtol=1e-6)
+    # RMSprop: v = (1 - alpha) g^2, so the step is lr g / (sqrt(1 - alpha) |g| + eps)
+    p = {"w": np.zeros(3)}
+    opt["rmsprop"](lr=0.1, alpha=0.9, eps=0.0).step(p, {"w": g})
+    np.testing.assert_allclose(p["w"], -0.1 * np.sign(g) / np.sqrt(0.1), rtol=1e-12)
+    # AdamW: decay is applied to the weight itself, not through the moments
+    p = {"w": np.ones(3)}
+    opt["adamw"](lr=0.1, weight_decay=0.5).step(p, {"w": np.zeros(3)})
+    np.testing.assert_allclose(p["w"], np.full(3, 1 - 0.1 * 0.5))
+
+
+@pytest.mark.parametrize(
+    ("name", "torch_name", "kwargs"),
+    [
+        ("adam", "Adam", {"lr": 0.01, "weight_decay": 0.1}),
+        ("adamw", "AdamW", {"lr": 0.01, "weight_decay": 0.1}),
+        ("rmsprop", "RMSprop", {"lr": 0.01, "momentum": 0.9, "centered": True}),
+        ("adagrad", "Adagrad", {"lr": 0.1, "lr_decay": 0.01}),
+    ],
+)
+def test_adaptive_against_pytorch_when_available(name, torch_name, kwargs) -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    p0 = rng.standard_normal(7)
+    t = torch.tensor(p0.copy(), requires_grad=True)
+    topt = getattr(torch.optim, torch_name)([t], **kwargs)
+    params = {"w": p0.copy()}
+    ours = sn.get_optimizers()[name](**kwargs)
+    for _ in range(6):
+        g = rng.standard_normal(7)
+        t.grad = torch.tensor(g)
+        topt.step()
+        ours.step(params, {"w": g})
+    np.testing.assert_allclose(params["w"], t.detach().numpy(), rtol=1e-10)

@@ -115,7 +115,7 @@ class EarlyStopping:
                 self.best_weights = model.get_weights()
             return False
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= max(self.patience, 1):  # Keras: stop after `patience` flat epochs
             self.stopped_epoch = epoch
             return True
         return False

@@ -1,0 +1,185 @@
+"""Callbacks: early stopping, checkpoints, learning-rate schedules, CSV logs."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import scratchnet_core as sn
+from scratchnet_core.layers import linear
+from scratchnet_std.callbacks import (
+    CosineAnnealingLR,
+    CSVLogger,
+    EarlyStopping,
+    ExponentialLR,
+    LearningRateScheduler,
+    ModelCheckpoint,
+    StepLR,
+)
+
+
+def problem(seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((60, 4))
+    Y = (X[:, 0] + 0.5 * rng.standard_normal(60) > 0).astype(int)
+    return X, Y
+
+
+def model(lr=0.1):
+    return sn.Model(
+        [linear(4, 8, "tanh"), linear(8, 1, "sigmoid")],
+        "binary_cross_entropy",
+        sn.get_optimizers()["sgd"](lr),
+    )
+
+
+class ScriptedLoss:
+    """Replaces val_loss with a script, to test the callbacks' logic on known sequences."""
+
+    def __init__(self, values):
+        self.values = values
+
+    @sn.hookimpl(tryfirst=True)
+    def scratchnet_epoch_end(self, epoch, logs):
+        logs["val_loss"] = self.values[epoch]
+
+
+def test_early_stopping_waits_patience_then_restores_best_weights() -> None:
+    X, Y = problem()
+    m = model()
+    snapshots = []
+
+    class Snap:
+        @sn.hookimpl
+        def scratchnet_epoch_end(self, model):
+            snapshots.append(model.get_weights())
+
+    stop = EarlyStopping(patience=2, restore_best_weights=True)
+    hist = m.fit(
+        X,
+        Y,
+        epochs=10,
+        validation_split=0.2,
+        verbose=0,
+        callbacks=[ScriptedLoss([5, 4, 3, 3.5, 3.2, 1, 0, 0, 0, 0]), stop, Snap()],
+    )
+    assert hist.epoch == [0, 1, 2, 3, 4]  # best at epoch 2, two more epochs, then stop
+    assert stop.stopped_epoch == 4 and stop.best_epoch == 2
+    for name, value in m.get_weights().items():
+        np.testing.assert_array_equal(value, snapshots[2][name])
+
+
+def test_early_stopping_min_delta_and_missing_monitor() -> None:
+    X, Y = problem()
+    stop = EarlyStopping(min_delta=0.5, patience=0)
+    hist = model().fit(
+        X,
+        Y,
+        epochs=5,
+        validation_split=0.2,
+        verbose=0,
+        callbacks=[ScriptedLoss([3, 2.8, 2.0, 1, 1]), stop],
+    )
+    assert hist.epoch == [0, 1]  # 2.8 is not 0.5 better than 3
+    with pytest.raises(sn.ConfigurationError, match="monitor='val_loss' is not among"):
+        model().fit(X, Y, epochs=2, verbose=0, callbacks=[EarlyStopping()])
+
+
+def test_checkpoint_best_only_and_every_epoch(tmp_path: Path) -> None:
+    X, Y = problem()
+    best = ModelCheckpoint(tmp_path / "best.npz", save_best_only=True)
+    every = ModelCheckpoint(tmp_path / "e{epoch:02d}-{loss:.2f}.npz", monitor="loss")
+    m = model()
+    m.fit(
+        X,
+        Y,
+        epochs=4,
+        validation_split=0.2,
+        verbose=0,
+        callbacks=[ScriptedLoss([3, 2, 2.5, 2.6]), best, every],
+    )
+    assert best.saved == [str(tmp_path / "best.npz")] * 2  # epochs 1 and 2 improved
+    assert len(every.saved) == 4 and Path(every.saved[0]).name.startswith("e01-")
+    loaded = sn.Model.load(tmp_path / "best.npz")
+    assert loaded.epochs_trained == 2
+
+
+def test_checkpoint_never_overwrites_a_good_file_with_non_finite_weights(tmp_path: Path) -> None:
+    X, Y = problem()
+    path = tmp_path / "ckpt.npz"
+    m = model()
+    m.fit(X, Y, epochs=1, verbose=0, callbacks=[ModelCheckpoint(path, monitor="loss")])
+    good = path.read_bytes()
+
+    class Poison:
+        @sn.hookimpl(tryfirst=True)
+        def scratchnet_epoch_end(self, model):
+            model.parameters()["0.weight"][0, 0] = np.nan
+
+    m.fit(X, Y, epochs=1, verbose=0, callbacks=[Poison(), ModelCheckpoint(path, monitor="loss")])
+    assert path.read_bytes() == good
+
+
+def test_divergence_keeps_last_finite_weights_and_checkpoint(tmp_path: Path) -> None:
+    X = np.random.default_rng(0).standard_normal((32, 4)) * 1e3
+    path = tmp_path / "ckpt.npz"
+    m = sn.Model([linear(4, 16, "relu"), linear(16, 1)], "mse", sn.get_optimizers()["sgd"](1e-9))
+    m.fit(X, X[:, :1], epochs=1, verbose=0, callbacks=[ModelCheckpoint(path, monitor="loss")])
+    good = path.read_bytes()
+    m.optimizer.lr = 1e3
+    with pytest.raises(sn.TrainingDivergedError):
+        m.fit(
+            X,
+            X[:, :1] * 1e3,
+            epochs=50,
+            batch_size=8,
+            verbose=0,
+            callbacks=[ModelCheckpoint(path, monitor="loss")],
+        )
+    assert all(np.isfinite(p).all() for p in m.parameters().values())
+    loaded = sn.Model.load(path)
+    assert all(np.isfinite(p).all() for p in loaded.parameters().values())
+    assert path.read_bytes() == good or loaded.epochs_trained >= 1
+
+
+def test_schedules_match_pytorch_formulas() -> None:
+    assert [StepLR(2, 0.5)(e, 1.0) for e in range(5)] == [1, 1, 0.5, 0.5, 0.25]
+    assert ExponentialLR(0.9)(3, 2.0) == pytest.approx(2 * 0.9**3)
+    cos = CosineAnnealingLR(T_max=4, eta_min=0.1)
+    assert cos(0, 1.0) == pytest.approx(1.0) and cos(4, 1.0) == pytest.approx(0.1)
+    assert cos(2, 1.0) == pytest.approx(0.55)
+
+
+def test_scheduler_sets_lr_each_epoch_and_logs_it() -> None:
+    X, Y = problem()
+    m = model(lr=0.4)
+    hist = m.fit(X, Y, epochs=4, verbose=0, callbacks=[LearningRateScheduler(StepLR(1, 0.5))])
+    assert hist["lr"] == [0.4, 0.2, 0.1, 0.05]
+    with pytest.raises(sn.ConfigurationError, match=r"lr=-1\.0"):
+        model().fit(
+            X, Y, epochs=1, verbose=0, callbacks=[LearningRateScheduler(lambda e, lr: -1.0)]
+        )
+
+
+def test_csv_logger(tmp_path: Path) -> None:
+    X, Y = problem()
+    path = tmp_path / "log.csv"
+    model().fit(X, Y, epochs=3, validation_split=0.2, verbose=0, callbacks=[CSVLogger(path)])
+    rows = list(csv.reader(path.read_text().splitlines()))
+    assert rows[0] == ["epoch", "loss", "accuracy", "val_loss", "val_accuracy"]
+    assert [r[0] for r in rows[1:]] == ["1", "2", "3"]
+    assert all(math.isfinite(float(v)) for r in rows[1:] for v in r)
+    model().fit(X, Y, epochs=1, verbose=0, callbacks=[CSVLogger(path, append=True)])
+    assert len(path.read_text().splitlines()) == 5
+
+
+def test_history_plot(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    X, Y = problem()
+    hist = model().fit(X, Y, epochs=2, validation_split=0.2, verbose=0)
+    hist.plot(tmp_path / "h.png")
+    assert (tmp_path / "h.png").stat().st_size > 1000
