@@ -50,6 +50,25 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .config import run_config
+
+    result = run_config(args.config, output_dir=args.output_dir, verbose=0 if args.quiet else None)
+    history = result.history
+    last = {k: v[-1] for k, v in history.history.items()}
+    print(
+        f"trained {len(history.epoch)} epochs: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in last.items())
+    )
+    if result.test_metrics is not None:
+        print("held-out: " + ", ".join(f"{k} {v:.4f}" for k, v in result.test_metrics.items()))
+    for what, path in result.files.items():
+        print(f"wrote {what}: {path}")
+    for note in result.notes:
+        print(note)
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from .bench import bench_conv, format_table
 
@@ -80,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     xor.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     xor.add_argument("--quiet", action="store_true", help="no progress bar")
     xor.set_defaults(func=_cmd_demo)
+
+    train = sub.add_parser("train", help="train as a TOML config says (see examples/*.toml)")
+    train.add_argument("config", help="the TOML config file")
+    train.add_argument("--output-dir", default=None, help="where output paths are relative to")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_cmd_train)
 
     bench = sub.add_parser("bench", help="run a benchmark")
     bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")

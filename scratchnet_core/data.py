@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._random import get_rng
-from .errors import ConfigurationError
+from .errors import ConfigurationError, DataError, OptionalDependencyError
 from .interfaces import Array
 
-__all__ = ["xor"]
+__all__ = ["digits", "load_npz", "spirals", "xor"]
 
 
 def xor(n: int = 500, *, rng: np.random.Generator | None = None) -> tuple[Array, Array]:
@@ -26,3 +26,57 @@ def xor(n: int = 500, *, rng: np.random.Generator | None = None) -> tuple[Array,
     X = rng.standard_normal((int(n), 2))
     Y = np.logical_xor(X[:, 0] > 0, X[:, 1] > 0).astype(int)
     return X, Y
+
+
+def spirals(
+    n: int = 600, classes: int = 3, noise: float = 0.2, *, rng: np.random.Generator | None = None
+) -> tuple[Array, Array]:
+    """Interleaved spiral arms: ``X: (n, 2)``, ``Y: (n,)`` in ``0 .. classes - 1``.
+
+    >>> X, Y = spirals(90, classes=3, rng=np.random.default_rng(0))
+    >>> X.shape, sorted(set(Y.tolist()))
+    ((90, 2), [0, 1, 2])
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ConfigurationError(f"spirals: n must be a positive integer, got {n!r}")
+    if isinstance(classes, bool) or not isinstance(classes, (int, np.integer)) or classes < 2:
+        raise ConfigurationError(f"spirals: classes must be an integer >= 2, got {classes!r}")
+    rng = rng or get_rng()
+    Y = np.arange(int(n)) % int(classes)
+    radius = rng.uniform(0.05, 1.0, int(n))
+    angle = Y * (2 * np.pi / classes) + radius * 4.0 + rng.normal(0, noise, int(n))
+    X = np.c_[radius * np.sin(angle), radius * np.cos(angle)]
+    return X, Y
+
+
+def digits() -> tuple[Array, Array]:
+    """scikit-learn's 8x8 handwritten digits (1797 images, bundled with scikit-learn):
+    ``X: (1797, 1, 8, 8)`` scaled to [0, 1], ``Y: (1797,)`` in 0..9.
+
+    Needs scikit-learn (``pip install 'scratchnet[examples]'``); nothing is downloaded.
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:
+        raise OptionalDependencyError(
+            "the digits data set needs scikit-learn: pip install 'scratchnet[examples]'"
+        ) from exc
+    bunch = load_digits()
+    X = np.asarray(bunch.images, dtype=np.float64)[:, None, :, :] / 16.0
+    return X, np.asarray(bunch.target)
+
+
+def load_npz(path: str) -> tuple[Array, Array]:
+    """``X`` and ``Y`` from an ``.npz`` file (read with ``allow_pickle=False``)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("X", "Y") if k not in f.files]
+            if missing:
+                raise DataError(
+                    f"{path}: the archive has no {' or '.join(missing)} (it has {f.files})"
+                )
+            return np.asarray(f["X"]), np.asarray(f["Y"])
+    except (OSError, ValueError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        raise DataError(f"{path}: cannot read X and Y: {exc}") from exc

@@ -58,6 +58,17 @@ class History:
                 f"History has no metric {key!r}; it has {', '.join(self.history) or 'none'}"
             ) from None
 
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write one row per epoch: ``epoch`` (from 1) then every metric."""
+        import csv
+
+        keys = list(self.history)
+        with open(os.fspath(path), "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["epoch", *keys])
+            for row, epoch in enumerate(self.epoch):
+                writer.writerow([epoch + 1, *(repr(self.history[k][row]) for k in keys)])
+
     def plot(
         self, path: str | os.PathLike[str] | None = None, metrics: Sequence[str] | None = None
     ) -> Any:

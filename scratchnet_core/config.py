@@ -1,0 +1,330 @@
+"""Config-driven runs: ``scratchnet train CONFIG.toml``.
+
+A config names every component by its registry name; constructor arguments sit beside it::
+
+    seed = 0
+
+    [data]
+    source = "xor"          # xor | spirals | digits | npz
+    samples = 500
+    test_fraction = 0.2
+
+    [model]
+    cost = "binary_cross_entropy"
+
+    [[model.layers]]
+    type = "linear"
+    in_features = 2
+    out_features = 16
+    activation = "relu"
+
+    [model.optimizer]
+    type = "sgd"
+    lr = 0.1
+
+    [fit]
+    epochs = 100
+    batch_size = 32
+
+    [output]
+    model = "xor.npz"       # paths relative to the working directory
+    history = "xor.csv"
+    plot = "xor.png"        # written when matplotlib is installed
+
+A wrong key or a wrong type is a :class:`~scratchnet_core.errors.ConfigurationError` naming
+the file, the line and the key. ``data.path`` (for ``source = "npz"``) is relative to the
+config file.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import data as datasets
+from ._random import seed as seed_rng
+from .errors import ConfigurationError, OptionalDependencyError, ScratchnetError
+from .interfaces import Array
+from .model import Model
+from .registry import get_registry
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["RunResult", "load_config", "run_config"]
+
+_NUMBER = (int, float)
+_SCHEMA: dict[tuple[str, ...], dict[str, tuple[type | tuple[type, ...], str]]] = {
+    (): {
+        "seed": (int, "an integer"),
+        "data": (dict, "a table"),
+        "model": (dict, "a table"),
+        "fit": (dict, "a table"),
+        "output": (dict, "a table"),
+    },
+    ("data",): {
+        "source": (str, "one of 'xor', 'spirals', 'digits', 'npz'"),
+        "samples": (int, "an integer"),
+        "classes": (int, "an integer"),
+        "noise": (_NUMBER, "a number"),
+        "path": (str, "a path"),
+        "test_fraction": (_NUMBER, "a number in [0, 1)"),
+        "shape": (list, "a list of integers"),
+    },
+    ("model",): {
+        "cost": ((str, dict), "a registry name or a table"),
+        "dtype": (str, "'float32' or 'float64'"),
+        "layers": (list, "an array of tables ([[model.layers]])"),
+        "optimizer": ((str, dict), "a registry name or a table"),
+    },
+    ("fit",): {
+        "epochs": (int, "an integer"),
+        "batch_size": (int, "an integer"),
+        "validation_split": (_NUMBER, "a number in [0, 1)"),
+        "shuffle": (bool, "true or false"),
+        "verbose": (int, "0, 1 or 2"),
+    },
+    ("output",): {
+        "model": (str, "a path"),
+        "history": (str, "a path"),
+        "plot": (str, "a path"),
+    },
+}
+_REQUIRED = {(): ("data", "model"), ("data",): ("source",), ("model",): ("cost", "layers")}
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the model, its history, held-out metrics and files written."""
+
+    model: Model
+    history: Any
+    test_metrics: dict[str, float] | None
+    files: dict[str, str]
+    notes: list[str]
+
+
+class _Lines:
+    """Where each key of a TOML document is written (tomllib keeps no positions)."""
+
+    _ARRAY = re.compile(r"^\[\[\s*([^\]]+?)\s*\]\]$")
+    _TABLE = re.compile(r"^\[\s*([^\]]+?)\s*\]$")
+    _KEY = re.compile(r"^([A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[tuple[str, ...], int] = {}
+        table: tuple[str, ...] = ()
+        counters: dict[str, int] = {}
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if match := self._ARRAY.match(line):
+                name = match[1]
+                index = counters.get(name, 0)
+                counters[name] = index + 1
+                table = (*self._split(name), str(index))
+                self.lines[table] = number
+            elif match := self._TABLE.match(line):
+                table = self._split(match[1])
+                self.lines[table] = number
+            elif match := self._KEY.match(line):
+                self.lines[(*table, *self._split(match[1]))] = number
+
+    @staticmethod
+    def _split(dotted: str) -> tuple[str, ...]:
+        return tuple(part.strip().strip("\"'") for part in dotted.split("."))
+
+    def find(self, path: tuple[str, ...]) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+
+class _Config:
+    def __init__(self, path: Path, text: str, document: dict[str, Any]) -> None:
+        self.path = path
+        self.lines = _Lines(text)
+        self.doc = document
+
+    def error(self, where: tuple[str, ...], problem: str) -> ConfigurationError:
+        line = self.lines.find(where)
+        location = f"{self.path}:{line}" if line else str(self.path)
+        key = ".".join(p if not p.isdigit() else f"[{p}]" for p in where).replace(".[", "[")
+        return ConfigurationError(f"{location}: {key or 'config'}: {problem}")
+
+    def check_table(self, where: tuple[str, ...], table: Mapping[str, Any]) -> None:
+        schema = _SCHEMA[where]
+        for key, value in table.items():
+            if key not in schema:
+                raise self.error((*where, key), f"unknown key; expected one of {', '.join(schema)}")
+            types, described = schema[key]
+            if (isinstance(value, bool) and types is not bool and bool not in _as_tuple(types)) or (
+                not isinstance(value, types)
+            ):
+                raise self.error(
+                    (*where, key), f"must be {described}, got {type(value).__name__} {value!r}"
+                )
+        for key in _REQUIRED.get(where, ()):
+            if key not in table:
+                raise self.error(where, f"missing required key {key!r}")
+
+
+def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def load_config(path: str | Path) -> _Config:
+    """Read and check a config file (structure and types; components are checked when built)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read config {str(path)!r}: {exc.strerror or exc}"
+        ) from exc
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{path}: not valid TOML: {exc}") from exc
+    config = _Config(path, text, document)
+    config.check_table((), document)
+    for section in ("data", "model", "fit", "output"):
+        if section in document:
+            config.check_table((section,), document[section])
+    return config
+
+
+def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) -> Any:
+    if isinstance(spec, str):
+        name, kwargs = spec, {}
+    else:
+        if "type" not in spec or not isinstance(spec["type"], str):
+            raise config.error(where, f'needs type = "<{kind} registry name>"')
+        name, kwargs = spec["type"], {k: v for k, v in spec.items() if k != "type"}
+    try:
+        cls = get_registry(kind)[name]
+    except ScratchnetError as exc:
+        raise config.error(
+            (*where, "type") if not isinstance(spec, str) else where, str(exc)
+        ) from None
+    signature = inspect.signature(cls)
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    if not accepts_any:
+        for key in kwargs:
+            if key not in signature.parameters:
+                allowed = ", ".join(p for p in signature.parameters if p != "self")
+                raise config.error(
+                    (*where, key), f"unknown argument of {name!r}; it takes {allowed}"
+                )
+    try:
+        return cls(**kwargs)
+    except (ScratchnetError, TypeError, ValueError) as exc:
+        raise config.error(where, str(exc)) from None
+
+
+def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[Array, Array]:
+    source = table["source"]
+    rng = np.random.default_rng(seed)
+    where = ("data",)
+    try:
+        if source == "xor":
+            X, Y = datasets.xor(table.get("samples", 500), rng=rng)
+        elif source == "spirals":
+            X, Y = datasets.spirals(
+                table.get("samples", 600), table.get("classes", 3), table.get("noise", 0.2), rng=rng
+            )
+        elif source == "digits":
+            X, Y = datasets.digits()
+        elif source == "npz":
+            if "path" not in table:
+                raise config.error(where, "source = 'npz' needs path = \"<file.npz>\"")
+            X, Y = datasets.load_npz(str(config.path.parent / table["path"]))
+        else:
+            raise config.error(
+                (*where, "source"),
+                f"must be one of 'xor', 'spirals', 'digits', 'npz', got {source!r}",
+            )
+    except OptionalDependencyError as exc:
+        raise config.error((*where, "source"), str(exc)) from None
+    if "shape" in table:
+        shape = table["shape"]
+        if not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
+            raise config.error((*where, "shape"), f"must be positive integers, got {shape}")
+        try:
+            X = X.reshape(X.shape[0], *shape)
+        except ValueError:
+            raise config.error(
+                (*where, "shape"), f"cannot reshape samples of shape {X.shape[1:]} to {shape}"
+            ) from None
+    return X, Y
+
+
+def run_config(
+    path: str | Path, output_dir: str | Path | None = None, verbose: int | None = None
+) -> RunResult:
+    """Build, train and save as ``path`` says; returns what was made."""
+    config = load_config(path)
+    doc = config.doc
+    seed = doc.get("seed", 0)
+    seed_rng(seed)
+    X, Y = _load_data(config, doc["data"], seed)
+
+    test_fraction = float(doc["data"].get("test_fraction", 0.0))
+    if not 0 <= test_fraction < 1:
+        raise config.error(("data", "test_fraction"), f"must be in [0, 1), got {test_fraction}")
+    X_test = Y_test = None
+    if test_fraction:
+        order = np.random.default_rng(seed).permutation(X.shape[0])
+        cut = X.shape[0] - max(1, round(X.shape[0] * test_fraction))
+        X, Y, X_test, Y_test = X[order[:cut]], Y[order[:cut]], X[order[cut:]], Y[order[cut:]]
+
+    model_table = doc["model"]
+    layers = []
+    for i, spec in enumerate(model_table["layers"]):
+        if not isinstance(spec, dict):
+            raise config.error(("model", "layers", str(i)), "each layer must be a table")
+        layers.append(_component(config, "layers", spec, ("model", "layers", str(i))))
+    cost = _component(config, "costs", model_table["cost"], ("model", "cost"))
+    optimizer = _component(
+        config, "optimizers", model_table.get("optimizer", "sgd"), ("model", "optimizer")
+    )
+    try:
+        model = Model(layers, cost, optimizer, dtype=model_table.get("dtype"))
+    except ScratchnetError as exc:
+        raise config.error(("model",), str(exc)) from None
+
+    fit = dict(doc.get("fit", {}))
+    if verbose is not None:
+        fit["verbose"] = verbose
+    history = model.fit(X, Y, seed=seed, **fit)
+    test_metrics = model.evaluate(X_test, Y_test) if X_test is not None else None
+
+    files: dict[str, str] = {}
+    notes: list[str] = []
+    out = doc.get("output", {})
+    base = Path(output_dir) if output_dir is not None else Path.cwd()
+    if "model" in out:
+        files["model"] = str(base / out["model"])
+        model.save(files["model"])
+    if "history" in out:
+        files["history"] = str(base / out["history"])
+        history.to_csv(files["history"])
+    if "plot" in out:
+        try:
+            history.plot(base / out["plot"])
+            files["plot"] = str(base / out["plot"])
+        except OptionalDependencyError as exc:
+            notes.append(f"no plot: {exc}")
+    return RunResult(model, history, test_metrics, files, notes)

@@ -1,0 +1,118 @@
+"""The TOML runner: the shipped configs end to end, and errors that name key and line."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+import scratchnet_core as sn
+from scratchnet_core.cli import main
+from scratchnet_core.config import run_config
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_xor_config_end_to_end(tmp_path: Path, capsys) -> None:
+    assert (
+        main(["train", str(EXAMPLES / "xor.toml"), "--output-dir", str(tmp_path), "--quiet"]) == 0
+    )
+    out = capsys.readouterr().out
+    held_out = float(out.split("held-out: loss ")[1].split("accuracy ")[1].split()[0])
+    assert held_out >= 0.95
+    model = sn.Model.load(tmp_path / "xor_model.npz")
+    assert [type(layer).__name__ for layer in model.layers] == ["Linear"] * 3
+    rows = list(csv.reader((tmp_path / "xor_history.csv").read_text().splitlines()))
+    assert rows[0][:3] == ["epoch", "loss", "accuracy"] and len(rows) == 151
+    if "wrote plot" in out:
+        assert (tmp_path / "xor_loss.png").stat().st_size > 1000
+
+
+def test_digits_cnn_config(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    result = run_config(EXAMPLES / "digits_cnn.toml", output_dir=tmp_path, verbose=0)
+    assert result.test_metrics is not None and result.test_metrics["accuracy"] >= 0.97
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text(text)
+    return path
+
+
+BASE = """seed = 1
+[data]
+source = "xor"
+samples = 64
+[model]
+cost = "binary_cross_entropy"
+[[model.layers]]
+type = "linear"
+in_features = 2
+out_features = 1
+activation = "sigmoid"
+[fit]
+epochs = 2
+verbose = 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (
+            ("out_features = 1", "out_feature = 1"),
+            r"c\.toml:10: model\.layers\[0\]\.out_feature: unknown argument of 'linear'",
+        ),
+        (("epochs = 2", 'epochs = "2"'), r"c\.toml:13: fit\.epochs: must be an integer, got str"),
+        (
+            ("epochs = 2", "epoch = 2"),
+            r"c\.toml:13: fit\.epoch: unknown key; expected one of epochs",
+        ),
+        (('source = "xor"', 'source = "mnist"'), r"c\.toml:3: data\.source: must be one of"),
+        (
+            ('type = "linear"', 'type = "lineer"'),
+            r"c\.toml:8: model\.layers\[0\]\.type: no layer named 'lineer'; did you mean 'linear'",
+        ),
+        (
+            ("out_features = 1", "out_features = 0"),
+            r"c\.toml:7: model\.layers\[0\]: linear: out_features must be >= 1",
+        ),
+        (
+            ("verbose = 0", "verbose = true"),
+            r"c\.toml:14: fit\.verbose: must be 0, 1 or 2, got bool",
+        ),
+        (("seed = 1", "seed = 1.5"), r"c\.toml:1: seed: must be an integer"),
+        (("[fit]", "[fitt]"), r"fitt: unknown key"),
+        (("epochs = 2", "epochs = [2"), r"not valid TOML"),
+    ],
+)
+def test_config_errors_name_key_and_line(tmp_path: Path, change, match) -> None:
+    path = write(tmp_path, BASE.replace(*change))
+    with pytest.raises(sn.ConfigurationError, match=match):
+        run_config(path, output_dir=tmp_path)
+
+
+def test_missing_sections_and_files(tmp_path: Path) -> None:
+    with pytest.raises(sn.ConfigurationError, match="missing required key 'model'"):
+        run_config(write(tmp_path, 'seed = 1\n[data]\nsource = "xor"\n'))
+    with pytest.raises(sn.ConfigurationError, match="cannot read config"):
+        run_config(tmp_path / "nope.toml")
+
+
+def test_npz_data_source(tmp_path: Path) -> None:
+    import numpy as np
+
+    from scratchnet_core import data
+
+    X, Y = data.xor(80, rng=np.random.default_rng(0))
+    np.savez(tmp_path / "d.npz", X=X, Y=Y)
+    text = BASE.replace('source = "xor"', 'source = "npz"\npath = "d.npz"').replace(
+        "samples = 64\n", ""
+    )
+    result = run_config(write(tmp_path, text), output_dir=tmp_path)
+    assert len(result.history.epoch) == 2
+    np.savez(tmp_path / "d.npz", A=X)
+    with pytest.raises(sn.DataError, match="no X or Y"):
+        run_config(write(tmp_path, text), output_dir=tmp_path)
