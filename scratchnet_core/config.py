@@ -309,7 +309,9 @@ def run_config(
     if verbose is not None:
         fit["verbose"] = verbose
     history = model.fit(X, Y, seed=seed, **fit)
-    test_metrics = model.evaluate(X_test, Y_test) if X_test is not None else None
+    test_metrics = (
+        model.evaluate(X_test, Y_test) if X_test is not None and Y_test is not None else None
+    )
 
     files: dict[str, str] = {}
     notes: list[str] = []
