@@ -18,7 +18,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     for kind in KINDS:
         registry = get_registry(kind)
         for record in registry.records():
-            if args.load:
+            if not args.no_load:
                 with contextlib.suppress(ScratchnetError):  # shown in the state column
                     registry[f"{record.distribution}:{record.name}"]
             rows.append(
@@ -32,6 +32,22 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     if not rows:
         print("no components installed: the standard set ships in 'scratchnet-std'")
     return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from .testing import run_checks
+
+    results = run_checks(args.names)
+    if not results:
+        print(f"no installed component matches {' '.join(args.names)}")
+        return 1
+    for r in results:
+        detail = f": {r.detail}" if r.detail else ""
+        print(f"{r.status:7}  {r.kind}:{r.name}{detail}")
+    failed = [r for r in results if r.status == "failed"]
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "failed", "skipped")}
+    print(f"{counts['ok']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+    return 1 if failed else 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -88,9 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         "plugins", help="list every component: kind, name, distribution, version, state"
     )
     plugins.add_argument(
-        "--load", action="store_true", help="import every plugin to show which ones fail"
+        "--no-load", action="store_true", help="list without importing the plugins' modules"
     )
     plugins.set_defaults(func=_cmd_plugins)
+
+    check = sub.add_parser("check", help="run the conformance kit over installed components")
+    check.add_argument("names", nargs="*", help="registry names (or kind:name); default: all")
+    check.set_defaults(func=_cmd_check)
 
     demo = sub.add_parser("demo", help="run a demo")
     demo_sub = demo.add_subparsers(dest="demo", required=True, metavar="DEMO")

@@ -175,6 +175,7 @@ class Layer(Component):
         self.dtype: np.dtype[Any] = as_float_dtype(dtype)
         self._params: dict[str, Array] = {}
         self._grads: dict[str, Array] = {}
+        self._buffers: dict[str, Array] = {}
 
     @abstractmethod
     def forward(self, x: Array, training: bool = False) -> Array:
@@ -195,9 +196,25 @@ class Layer(Component):
         """The live parameter arrays by name (optimizers update them in place)."""
         return self._params
 
+    conformance: ClassVar[Mapping[str, Any] | None] = None
+    """How the conformance kit builds and feeds this layer: ``{"args": [...], "kwargs": {...},
+    "input_shape": [...], "bad_input_shape": [...]}`` (``scratchnet check`` skips layers
+    without it)."""
+
     def gradients(self) -> dict[str, Array]:
         """The gradients of the last :meth:`backward`, keyed like :meth:`parameters`."""
         return self._grads
+
+    def buffers(self) -> dict[str, Array]:
+        """State that is not trained but is saved (batch norm's running statistics)."""
+        buffers: dict[str, Array] = self.__dict__.get("_buffers", {})
+        return buffers
+
+    def add_buffer(self, name: str, value: Array) -> Array:
+        """Declare a buffer: saved in model files, converted by :meth:`to`, not optimised."""
+        array = np.ascontiguousarray(value, dtype=self.dtype)
+        self._buffers[name] = array
+        return array
 
     def add_parameter(self, name: str, value: Array) -> Array:
         """Declare a parameter (stored in the layer's dtype) and its gradient buffer."""
@@ -212,6 +229,8 @@ class Layer(Component):
         for name, value in list(self._params.items()):
             self._params[name] = value.astype(self.dtype)
             self._grads[name] = self._grads[name].astype(self.dtype)
+        for name, value in list(self.buffers().items()):
+            self._buffers[name] = value.astype(self.dtype)
         return self
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:

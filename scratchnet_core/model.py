@@ -243,6 +243,14 @@ class Model:
             for name, value in layer.parameters().items()
         }
 
+    def buffers(self) -> dict[str, Array]:
+        """Every layer buffer (running statistics, ...) by ``"<layer index>.<name>"``."""
+        return {
+            f"{i}.{name}": value
+            for i, layer in enumerate(self.layers)
+            for name, value in layer.buffers().items()
+        }
+
     def gradients(self) -> dict[str, Array]:
         """The gradients of the last backward pass, keyed like :meth:`parameters`."""
         return {

@@ -6,6 +6,7 @@ Layout of the archive (every member is a ``.npy`` array, read with ``allow_pickl
   as registry names and configs, the cost, the optimizer's config and scalar state, the
   distribution and version of every plugin used, and the shape and dtype of every array;
 - ``param/<layer index>.<name>.npy``: the parameters;
+- ``buffer/<layer index>.<name>.npy``: layer buffers (running statistics);
 - ``optimizer/<path>.npy``: the optimizer's array state (momentum buffers, moments, ...).
 
 Saving writes a temporary file beside the target and renames it over the target only once
@@ -121,6 +122,7 @@ def save_model(model: Model, path: PathLike) -> None:
     arrays: dict[str, np.ndarray] = {
         f"param/{name}": value for name, value in model.parameters().items()
     }
+    arrays.update({f"buffer/{name}": value for name, value in model.buffers().items()})
     optimizer_state = _flatten_state(model.optimizer.state_dict(), "optimizer", arrays)
     header = {
         "format": FORMAT,
@@ -375,6 +377,8 @@ def load_model(path: PathLike) -> Model:
         params = model.parameters()
         for name, value in params.items():
             value[...] = _read_member(archive, f"param/{name}", value.shape, value.dtype, source)
+        for name, value in model.buffers().items():
+            value[...] = _read_member(archive, f"buffer/{name}", value.shape, value.dtype, source)
         state = _unflatten_state(
             archive,
             header["optimizer"].get("state", {}),

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -24,15 +24,20 @@ from .errors import ScratchnetError, ShapeError
 from .interfaces import ActivationFunction, Array, CostFunction, Layer, Optimizer
 
 __all__ = [
+    "CheckResult",
     "assert_gradients_close",
     "check_activation",
     "check_activation_gradient",
+    "check_component",
+    "check_conv_backend",
     "check_cost",
     "check_cost_gradient",
+    "check_initializer",
     "check_layer",
     "check_layer_gradients",
     "check_optimizer",
     "numerical_gradient",
+    "run_checks",
 ]
 
 GRAD_RTOL = 1e-6
@@ -96,7 +101,7 @@ def check_activation_gradient(
 ) -> float:
     """``activation.backward`` against finite differences of ``sum(forward(z) * g)``."""
     z = np.array(z, dtype=np.float64)
-    g = np.random.default_rng(seed).standard_normal(z.shape)
+    g = np.random.default_rng(seed + 1).standard_normal(z.shape)  # not the inputs' stream
     activation.forward(z)
     analytic = activation.backward(g)
     numeric = numerical_gradient(lambda: float(np.sum(activation.forward(z) * g)), z)
@@ -123,6 +128,13 @@ def check_cost_gradient(
     return assert_gradients_close(analytic, numeric, f"{name}.gradient", rtol)
 
 
+def _reseed(layer: Layer, seed: int) -> None:
+    """Layers that draw random numbers in training keep their generator as ``rng``; the kit
+    re-seeds it before every forward so finite differences see the same draws."""
+    if isinstance(getattr(layer, "rng", None), np.random.Generator):
+        layer.rng = np.random.default_rng(seed)  # type: ignore[attr-defined]
+
+
 def check_layer_gradients(
     layer: Layer, x: Array, *, seed: int = 0, rtol: float = GRAD_RTOL
 ) -> dict[str, float]:
@@ -133,8 +145,9 @@ def check_layer_gradients(
     """
     layer.to(np.float64)
     x = np.array(x, dtype=np.float64)
+    _reseed(layer, seed)
     y = layer.forward(x, training=True)
-    g = np.random.default_rng(seed).standard_normal(y.shape)
+    g = np.random.default_rng(seed + 1).standard_normal(y.shape)  # not the inputs' stream
     grad_x = layer.backward(g)
     if grad_x is None:
         raise AssertionError(f"{type(layer).__name__}.backward returned None with needs_input_grad")
@@ -142,6 +155,7 @@ def check_layer_gradients(
     name = type(layer).__name__
 
     def scalar() -> float:
+        _reseed(layer, seed)
         return float(np.sum(layer.forward(x, training=True) * g))
 
     errors = {"x": assert_gradients_close(grad_x, numerical_gradient(scalar, x), f"{name} dL/dx")}
@@ -224,7 +238,7 @@ def check_layer(
     if set(layer.parameters()) != set(layer.gradients()):
         raise AssertionError(f"{name}: parameters() and gradients() keys differ")
     layer32 = layer_factory(dtype="float32")
-    y = layer32.forward(x.astype(np.float32))
+    y = layer32.forward(x.astype(np.float32), training=True)
     if y.dtype != np.float32:
         raise AssertionError(f"{name}: float32 layer gave {y.dtype} output")
     if tuple(y.shape[1:]) != layer32.output_shape(tuple(input_shape)):
@@ -287,3 +301,192 @@ def check_optimizer(
                 f"{type(a).__name__}: resuming from state_dict() differs from uninterrupted "
                 f"steps (parameter {k!r}, max diff {float(np.max(np.abs(pa[k] - pb[k]))):.3e})"
             )
+
+
+# ----------------------------------------------------------------------------- backends
+
+
+def _reference_conv(
+    x: Array, w: Array, stride: tuple[int, ...], padding: tuple[int, ...], dilation: tuple[int, ...]
+) -> Array:
+    """Cross-correlation from its definition, through sliding windows (small inputs only)."""
+    d = x.ndim - 2
+    xp = np.pad(x, ((0, 0), (0, 0), *((p, p) for p in padding)))
+    spans = [dl * (k - 1) + 1 for k, dl in zip(w.shape[2:], dilation, strict=True)]
+    windows = np.lib.stride_tricks.sliding_window_view(xp, spans, axis=tuple(range(2, 2 + d)))
+    windows = windows[
+        (
+            slice(None),
+            slice(None),
+            *(slice(None, None, s) for s in stride),
+            *(slice(None, None, dl) for dl in dilation),
+        )
+    ]
+    letters = "ijk"[:d]  # output positions
+    kernel = "uvw"[:d]  # kernel taps
+    y: Array = np.einsum(f"nc{letters}{kernel},oc{kernel}->no{letters}", windows, w)
+    return y
+
+
+def _check_conv_gradients(
+    backend: Any, x: Array, w: Array, conv: tuple[tuple[int, ...], ...], g: Array
+) -> None:
+    name = type(backend).__name__
+    grad_x, grad_w = backend.backward(g, x, w, *conv)
+
+    def scalar() -> float:
+        return float(np.sum(backend.forward(x, w, *conv) * g))
+
+    assert_gradients_close(grad_x, numerical_gradient(scalar, x), f"{name} dL/dx {x.shape}")
+    assert_gradients_close(grad_w, numerical_gradient(scalar, w), f"{name} dL/dw {w.shape}")
+
+
+def check_conv_backend(backend: Any, *, seed: int = 0) -> None:
+    """Conformance of a convolution backend: forward against the definition in 1, 2 and 3
+    dimensions with stride, padding and dilation; gradients in float64; float32 kept;
+    a channel mismatch raises :class:`ShapeError`."""
+    rng = np.random.default_rng(seed)
+    name = type(backend).__name__
+    cases = [
+        ((2, 2, 7), (3, 2, 3), (2,), (1,), (1,)),
+        ((2, 2, 6, 5), (3, 2, 3, 2), (1, 2), (1, 0), (2, 1)),
+        ((1, 2, 4, 5, 4), (2, 2, 2, 3, 2), (1, 1, 2), (0, 1, 1), (1, 1, 1)),
+    ]
+    for x_shape, w_shape, stride, padding, dilation in cases:
+        x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+        y = backend.forward(x, w, stride, padding, dilation)
+        expected = _reference_conv(x, w, stride, padding, dilation)
+        if y.shape != expected.shape or not np.allclose(y, expected, rtol=1e-9, atol=1e-9):
+            raise AssertionError(
+                f"{name}: forward differs from the definition for x {x_shape}, w {w_shape}"
+            )
+        g = rng.standard_normal(y.shape)
+        _check_conv_gradients(backend, x, w, (stride, padding, dilation), g)
+        y32 = backend.forward(x.astype(np.float32), w.astype(np.float32), stride, padding, dilation)
+        if y32.dtype != np.float32:
+            raise AssertionError(f"{name}: float32 inputs gave {y32.dtype} output")
+    try:
+        backend.forward(np.zeros((1, 2, 5, 5)), np.zeros((1, 3, 3, 3)), (1, 1), (0, 0), (1, 1))
+    except ShapeError:
+        pass
+    else:
+        raise AssertionError(f"{name}: a channel mismatch raised no ShapeError")
+
+
+def check_initializer(init: Callable[..., Array], *, seed: int = 0) -> None:
+    """An initializer returns finite values of the requested shape."""
+    for shape in ((5, 4), (3, 2, 3, 3)):
+        fan_in = shape[0] if len(shape) == 2 else shape[1] * 9
+        fan_out = shape[1] if len(shape) == 2 else shape[0] * 9
+        values = np.asarray(init(shape, fan_in, fan_out, np.random.default_rng(seed)))
+        if values.shape != shape or not np.all(np.isfinite(values)):
+            raise AssertionError(f"{getattr(init, '__name__', init)}: bad values for shape {shape}")
+
+
+# ----------------------------------------------------------------------------- by name
+
+
+class CheckResult(NamedTuple):
+    """The outcome of the kit on one component: ``status`` is ``ok``, ``failed`` or ``skipped``."""
+
+    kind: str
+    name: str
+    status: str
+    detail: str = ""
+
+
+def _default_cost_inputs(seed: int) -> tuple[Array, Array, Array]:
+    rng = np.random.default_rng(seed)
+    logits = rng.standard_normal((4, 3)) * 2
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    onehot = np.eye(3)[rng.integers(0, 3, 4)]
+    return probs, onehot, logits
+
+
+def check_component(kind: str, name: str, seed: int = 0, **options: Any) -> None:
+    """Run the kit on the registered component ``kind``/``name``; raises ``AssertionError``.
+
+    Layers are built from their class's ``conformance`` example (or ``options``:
+    ``args``, ``kwargs``, ``input_shape``, ``bad_input_shape``).
+    """
+    from .registry import get_registry
+
+    obj = get_registry(kind)[name]
+    if kind == "activations":
+        check_activation(obj(**options.get("kwargs", {})), seed=seed)
+    elif kind == "costs":
+        cost = obj(**options.get("kwargs", {}))
+        probs, onehot, logits = _default_cost_inputs(seed)
+        fused = any(
+            cost.fuses_with(act()) for act_name, act in _instantiable(get_registry("activations"))
+        )
+        check_cost(cost, probs, onehot, logits=logits if fused else None)
+    elif kind == "layers":
+        example = {**(getattr(obj, "conformance", None) or {}), **options}
+        if "input_shape" not in example:
+            raise _Skip("no conformance example (class attribute `conformance`)")
+        args, kwargs = list(example.get("args", [])), dict(example.get("kwargs", {}))
+        check_layer(
+            lambda dtype: obj(*args, **kwargs, dtype=dtype),
+            example["input_shape"],
+            seed=seed,
+            bad_input_shape=example.get("bad_input_shape"),
+        )
+    elif kind == "optimizers":
+        check_optimizer(lambda: obj(**options.get("kwargs", {"lr": 0.05})), seed=seed)
+    elif kind == "conv_backends":
+        check_conv_backend(obj(), seed=seed)
+    elif kind == "initializers":
+        check_initializer(obj, seed=seed)
+    else:
+        raise _Skip(f"the kit has no checks for {kind}")
+
+
+class _Skip(Exception):
+    pass
+
+
+def _instantiable(registry: Any) -> list[tuple[str, Any]]:
+    out = []
+    for name in registry:
+        try:
+            out.append((name, registry[name]))
+        except ScratchnetError:
+            continue
+    return out
+
+
+def run_checks(names: Sequence[str] = (), seed: int = 0) -> list[CheckResult]:
+    """The kit over installed components (all, or those whose registry name is in ``names``;
+    ``kind:name`` narrows to one kind). Aliases of one object are checked once."""
+    from .registry import KINDS, get_registry
+
+    wanted = [n.lower() for n in names]
+    results: list[CheckResult] = []
+    for kind in KINDS:
+        if kind == "hooks":
+            continue
+        registry = get_registry(kind)
+        seen: dict[int, str] = {}
+        for name in registry:
+            if wanted and name not in wanted and f"{kind}:{name}" not in wanted:
+                continue
+            try:
+                obj = registry[name]
+            except ScratchnetError as exc:
+                results.append(CheckResult(kind, name, "failed", f"load: {exc}"))
+                continue
+            if id(obj) in seen:
+                continue
+            seen[id(obj)] = name
+            try:
+                check_component(kind, name, seed=seed)
+            except _Skip as exc:
+                results.append(CheckResult(kind, name, "skipped", str(exc)))
+            except AssertionError as exc:
+                results.append(CheckResult(kind, name, "failed", str(exc)))
+            except Exception as exc:  # a crash in a plugin is a failed check, not a crash here
+                results.append(CheckResult(kind, name, "failed", f"{type(exc).__name__}: {exc}"))
+            else:
+                results.append(CheckResult(kind, name, "ok"))
+    return results

@@ -144,7 +144,7 @@ def test_disable_env_hides_by_name_and_distribution(make_distribution, monkeypat
         {"acme_cube": CUBE},
     )
     acts = sn.get_activation_functions()
-    assert list(acts) == ["square"]
+    assert "square" in acts and "cube" not in acts and "relu" not in acts
     with pytest.raises(sn.PluginNotFoundError, match="SCRATCHNET_DISABLE_PLUGINS"):
         acts["cube"]
     monkeypatch.delenv("SCRATCHNET_DISABLE_PLUGINS")

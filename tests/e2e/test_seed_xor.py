@@ -55,5 +55,14 @@ def test_plugins_command_lists_kind_name_distribution_version() -> None:
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         assert out.splitlines()[0].split() == ["kind", "name", "distribution", "version", "state"]
         rows = [line.split() for line in out.splitlines()[1:]]
-        assert ["activations", "relu", "scratchnet-std", "0.1.0", "not", "loaded"] in rows
+        assert ["activations", "relu", "scratchnet-std", "0.1.0", "loaded"] in rows
         assert any(r[:2] == ["optimizers", "sgd"] for r in rows)
+    out = subprocess.run(
+        [sys.executable, "-m", "scratchnet_core", "plugins", "--no-load"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert ["activations", "relu", "scratchnet-std", "0.1.0", "not", "loaded"] in [
+        line.split() for line in out.splitlines()
+    ]

@@ -245,6 +245,7 @@ class _ConvNd(Layer):
 class Conv1d(_ConvNd):
     """1-d convolution: ``x: (N, C, L)``, ``weight: (C_out, C_in, k)``."""
 
+    conformance = {"args": [2, 3, 3, 1, "tanh"], "input_shape": [2, 6], "bad_input_shape": [3, 6]}
     dims = 1
     registry_name = "convolutional_1d"
 
@@ -258,6 +259,12 @@ class Conv2d(_ConvNd):
     (2, 8, 28, 28)
     """
 
+    conformance = {
+        "args": [2, 3, 3, 1, "tanh"],
+        "kwargs": {"stride": 2},
+        "input_shape": [2, 6, 5],
+        "bad_input_shape": [3, 6, 5],
+    }
     dims = 2
     registry_name = "convolutional_2d"
 
@@ -265,5 +272,10 @@ class Conv2d(_ConvNd):
 class Conv3d(_ConvNd):
     """3-d convolution: ``x: (N, C, D, H, W)``, ``weight: (C_out, C_in, kd, kh, kw)``."""
 
+    conformance = {
+        "args": [1, 2, 2, 0, "tanh"],
+        "input_shape": [1, 3, 4, 3],
+        "bad_input_shape": [2, 3, 4, 3],
+    }
     dims = 3
     registry_name = "convolutional_3d"

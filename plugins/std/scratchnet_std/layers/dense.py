@@ -38,6 +38,8 @@ class Linear(Layer):
     (4, 2)
     """
 
+    conformance = {"args": [5, 4, "tanh"], "input_shape": [5], "bad_input_shape": [6]}
+
     def __init__(
         self,
         in_features: int,

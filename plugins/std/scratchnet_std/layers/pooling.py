@@ -37,6 +37,16 @@ class _PoolNd(Layer):
     dims: ClassVar[int]
     registry_name: ClassVar[str]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "dims" in cls.__dict__:
+            shape = [2, *(5,) * cls.dims]
+            cls.conformance = {
+                "args": [2, 2, 1],
+                "input_shape": shape,
+                "bad_input_shape": [2] * (cls.dims + 2),
+            }
+
     def __init__(
         self,
         kernel_size: int | Sequence[int],
@@ -224,6 +234,8 @@ class GlobalAvgPool(Layer):
     >>> GlobalAvgPool().forward(np.ones((2, 3, 4, 4))).shape
     (2, 3)
     """
+
+    conformance = {"args": [], "input_shape": [3, 4, 5], "bad_input_shape": []}
 
     def forward(self, x: Array, training: bool = False) -> Array:
         if x.ndim < 3:

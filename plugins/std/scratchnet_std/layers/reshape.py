@@ -19,6 +19,8 @@ class Flatten(Layer):
     (2, 60)
     """
 
+    conformance = {"args": [], "input_shape": [2, 3, 4], "bad_input_shape": []}
+
     def forward(self, x: Array, training: bool = False) -> Array:
         if x.ndim < 2:
             raise ShapeError(repr(self), "(N, d1, ...) with at least 2 axes", x.shape)

@@ -1,0 +1,130 @@
+"""Huber loss and categorical cross-entropy with label smoothing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from scratchnet_core import (
+    ActivationFunction,
+    ConfigurationError,
+    CostFunction,
+    ShapeError,
+    get_activation_functions,
+)
+from scratchnet_core.interfaces import Array
+
+__all__ = ["Huber", "LabelSmoothingCrossEntropy"]
+
+_NAME = "label_smoothing_cross_entropy"
+
+
+class Huber(CostFunction):
+    """``0.5 d^2`` where ``|d| <= delta``, ``delta (|d| - 0.5 delta)`` beyond; mean over all
+    elements (``torch.nn.HuberLoss``)."""
+
+    def __init__(self, delta: float = 1.0) -> None:
+        if (
+            isinstance(delta, bool)
+            or not isinstance(delta, (int, float))
+            or not delta > 0
+            or not math.isfinite(delta)
+        ):
+            raise ConfigurationError(f"huber: delta must be a finite number > 0, got {delta!r}")
+        self.delta = float(delta)
+
+    def _diff(self, y_pred: Array, y_true: Array) -> Array:
+        if y_pred.shape != y_true.shape:
+            raise ShapeError(
+                "huber", f"targets shaped like the predictions {y_pred.shape}", y_true.shape
+            )
+        return y_pred - y_true
+
+    def loss(self, y_pred: Array, y_true: Array) -> float:
+        d = np.abs(self._diff(y_pred, y_true))
+        quad = np.minimum(d, self.delta)
+        return float(np.mean(0.5 * quad * quad + self.delta * (d - quad)))
+
+    def gradient(self, y_pred: Array, y_true: Array) -> Array:
+        d = self._diff(y_pred, y_true)
+        return np.clip(d, -self.delta, self.delta) / d.size
+
+    def get_config(self) -> dict[str, Any]:
+        return {"delta": self.delta}
+
+
+class LabelSmoothingCrossEntropy(CostFunction):
+    """Categorical cross-entropy against ``(1 - label_smoothing) y + label_smoothing / C``
+    (``torch.nn.CrossEntropyLoss(label_smoothing=...)``). Targets one-hot ``(N, C)`` or class
+    indices ``(N,)``; fuses with a ``softmax`` output, as the standard cross-entropy does.
+    """
+
+    accepts_class_indices = True
+
+    def __init__(self, label_smoothing: float = 0.1) -> None:
+        if (
+            isinstance(label_smoothing, bool)
+            or not isinstance(label_smoothing, (int, float))
+            or not 0 <= label_smoothing <= 1
+        ):
+            raise ConfigurationError(
+                f"{_NAME}: label_smoothing must be in [0, 1], got {label_smoothing!r}"
+            )
+        self.label_smoothing = float(label_smoothing)
+
+    def _targets(self, y_pred: Array, y_true: Array) -> Array:
+        if y_pred.ndim != 2:
+            raise ShapeError(
+                "label_smoothing_cross_entropy", "predictions of shape (N, C)", y_pred.shape
+            )
+        n, c = y_pred.shape
+        if y_true.ndim == 1:
+            if y_true.shape[0] != n:
+                raise ShapeError(
+                    "label_smoothing_cross_entropy", f"class indices of shape ({n},)", y_true.shape
+                )
+            onehot = np.zeros_like(y_pred)
+            onehot[np.arange(n), y_true] = 1
+        elif y_true.shape != y_pred.shape:
+            raise ShapeError(
+                "label_smoothing_cross_entropy", f"targets of shape {y_pred.shape}", y_true.shape
+            )
+        else:
+            onehot = y_true
+        return (1 - self.label_smoothing) * onehot + self.label_smoothing / c
+
+    def loss(self, y_pred: Array, y_true: Array) -> float:
+        t = self._targets(y_pred, y_true)
+        with np.errstate(divide="ignore"):
+            logp = np.maximum(np.log(y_pred), -100.0)
+        return float(-np.sum(t * logp) / y_pred.shape[0])
+
+    def gradient(self, y_pred: Array, y_true: Array) -> Array:
+        t = self._targets(y_pred, y_true)
+        return -t / np.maximum(y_pred, 1e-12) / y_pred.shape[0]
+
+    def fuses_with(self, activation: ActivationFunction | None) -> bool:
+        softmax = get_activation_functions().get("softmax")
+        return (
+            softmax is not None
+            and isinstance(activation, softmax)
+            and getattr(activation, "axis", -1) in (-1, 1)
+        )
+
+    def loss_and_gradient_from_logits(self, z: Array, y_true: Array) -> tuple[float, Array]:
+        t = self._targets(z, y_true)
+        shifted = z - z.max(axis=1, keepdims=True)
+        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        n = z.shape[0]
+        loss = float(-np.sum(t * logp) / n)
+        grad = (np.exp(logp) * t.sum(axis=1, keepdims=True) - t) / n
+        return loss, grad
+
+    def accuracy(self, y_pred: Array, y_true: Array) -> float:
+        labels = y_true if y_true.ndim == 1 else y_true.argmax(axis=1)
+        return float(np.mean(y_pred.argmax(axis=1) == labels))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"label_smoothing": self.label_smoothing}

@@ -1,0 +1,284 @@
+"""Dropout, batch normalisation (1-d and 2-d) and layer normalisation, as PyTorch has them."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from scratchnet_core import ConfigurationError, Layer, ShapeError, get_rng
+from scratchnet_core.interfaces import Array
+
+__all__ = ["BatchNorm1d", "BatchNorm2d", "Dropout", "LayerNorm"]
+
+
+def _real(owner: str, name: str, value: Any, low: float, high: float, *, open_high: bool) -> float:
+    ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    inside = ok_type and (low <= value < high if open_high else low <= value <= high)
+    if not inside:
+        bracket = ")" if open_high else "]"
+        raise ConfigurationError(
+            f"{owner}: {name} must be in [{low}, {high}{bracket}, got {value!r}"
+        )
+    return float(value)
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each element with probability ``p`` and scale the
+    rest by ``1 / (1 - p)``; at inference, the identity.
+
+    The mask is drawn from ``self.rng`` (seeded from scratchnet's generator, or ``seed``); the
+    conformance kit re-seeds ``rng`` before each forward to check gradients.
+    """
+
+    conformance = {"args": [0.3], "input_shape": [4, 3]}
+
+    def __init__(self, p: float = 0.5, *, seed: int | None = None, dtype: DTypeLike | None = None):
+        super().__init__(dtype=dtype)
+        self.p = _real("dropout", "p", p, 0.0, 1.0, open_high=True)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed if seed is not None else get_rng().integers(2**63))
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        if not training or self.p == 0:
+            self._scale: Array | None = None
+            return x
+        keep = self.rng.random(x.shape) >= self.p
+        self._scale = keep.astype(x.dtype) / (1 - self.p)
+        return x * self._scale
+
+    def backward(self, grad: Array) -> Array | None:
+        if not self.needs_input_grad:
+            return None
+        return grad if self._scale is None else grad * self._scale
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        return tuple(int(s) for s in input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"p": self.p, "seed": self.seed, **super().get_config()}
+
+    def __repr__(self) -> str:
+        return f"Dropout(p={self.p})"
+
+
+class _BatchNorm(Layer):
+    """Normalise each channel over the batch (and spatial axes) with learnable scale/shift.
+
+    Training uses the batch's mean and (biased) variance and updates ``running_mean`` and
+    ``running_var`` (unbiased) with ``momentum``; inference uses the running statistics.
+    """
+
+    ranks: ClassVar[tuple[int, ...]]
+    layout: ClassVar[str]
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = True,
+        *,
+        dtype: DTypeLike | None = None,
+    ) -> None:
+        super().__init__(dtype=dtype)
+        owner = type(self).__name__
+        if (
+            isinstance(num_features, bool)
+            or not isinstance(num_features, numbers.Integral)
+            or num_features < 1
+        ):
+            raise ConfigurationError(
+                f"{owner}: num_features must be a positive integer, got {num_features!r}"
+            )
+        self.num_features = int(num_features)
+        self.eps = _real(owner, "eps", eps, 0.0, math.inf, open_high=True)
+        self.momentum = _real(owner, "momentum", momentum, 0.0, 1.0, open_high=False)
+        self.affine = bool(affine)
+        if self.affine:
+            self.add_parameter("weight", np.ones(self.num_features))
+            self.add_parameter("bias", np.zeros(self.num_features))
+        self.add_buffer("running_mean", np.zeros(self.num_features))
+        self.add_buffer("running_var", np.ones(self.num_features))
+
+    def _check(self, shape: Sequence[int]) -> None:
+        if len(shape) not in self.ranks or shape[1] != self.num_features:
+            raise ShapeError(
+                repr(self), f"{self.layout} with C = {self.num_features}", tuple(shape)
+            )
+
+    def _axes(self, ndim: int) -> tuple[int, ...]:
+        return (0, *range(2, ndim))
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        self._check(x.shape)
+        axes = self._axes(x.ndim)
+        view = (1, -1, *(1,) * (x.ndim - 2))
+        if training:
+            count = x.size // self.num_features
+            if count < 2:
+                raise ShapeError(repr(self), "more than one value per channel in training", x.shape)
+            mean = x.mean(axis=axes)
+            var = x.var(axis=axes)
+            m = self.momentum
+            buffers = self._buffers
+            buffers["running_mean"] *= 1 - m
+            buffers["running_mean"] += m * mean
+            buffers["running_var"] *= 1 - m
+            buffers["running_var"] += m * var * count / (count - 1)
+        else:
+            mean, var = self._buffers["running_mean"], self._buffers["running_var"]
+        self._inv_std = 1 / np.sqrt(var + self.eps)
+        self._xhat = (x - mean.reshape(view)) * self._inv_std.reshape(view)
+        self._training = training
+        if not self.affine:
+            return self._xhat
+        return self._xhat * self._params["weight"].reshape(view) + self._params["bias"].reshape(
+            view
+        )
+
+    def backward(self, grad: Array) -> Array | None:
+        axes = self._axes(grad.ndim)
+        view = (1, -1, *(1,) * (grad.ndim - 2))
+        xhat = self._xhat
+        if self.affine:
+            self._grads["weight"] = (grad * xhat).sum(axis=axes)
+            self._grads["bias"] = grad.sum(axis=axes)
+            grad = grad * self._params["weight"].reshape(view)
+        if not self.needs_input_grad:
+            return None
+        inv_std = self._inv_std.reshape(view)
+        if not self._training:
+            return grad * inv_std
+        mean_g = grad.mean(axis=axes, keepdims=True)
+        mean_gx = (grad * xhat).mean(axis=axes, keepdims=True)
+        return inv_std * (grad - mean_g - xhat * mean_gx)
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        self._check((0, *input_shape))
+        return tuple(int(s) for s in input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "num_features": self.num_features,
+            "eps": self.eps,
+            "momentum": self.momentum,
+            "affine": self.affine,
+            **super().get_config(),
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.num_features})"
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over ``(N, C)`` or ``(N, C, L)`` (registered as ``batch_norm``)."""
+
+    ranks = (2, 3)
+    layout = "(N, C) or (N, C, L)"
+    conformance = {"args": [3], "input_shape": [3, 4], "bad_input_shape": [4, 4]}
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over ``(N, C, H, W)``."""
+
+    ranks = (4,)
+    layout = "(N, C, H, W)"
+    conformance = {"args": [2], "input_shape": [2, 3, 3], "bad_input_shape": [3, 3, 3]}
+
+
+class LayerNorm(Layer):
+    """Normalise over the last ``len(normalized_shape)`` axes of each sample, then scale and
+    shift elementwise (``weight``, ``bias`` of ``normalized_shape``), as ``torch.nn.LayerNorm``."""
+
+    conformance = {"args": [[3, 4]], "input_shape": [2, 3, 4], "bad_input_shape": [2, 4, 3]}
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        *,
+        dtype: DTypeLike | None = None,
+    ) -> None:
+        super().__init__(dtype=dtype)
+        shape = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, numbers.Integral)
+            else normalized_shape
+        )
+        if (
+            not isinstance(shape, (tuple, list))
+            or not shape
+            or not all(
+                isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
+                for s in shape
+            )
+        ):
+            raise ConfigurationError(
+                "layer_norm: normalized_shape must be a positive int or a tuple of them, "
+                f"got {normalized_shape!r}"
+            )
+        self.normalized_shape = tuple(int(s) for s in shape)
+        self.eps = _real("layer_norm", "eps", eps, 0.0, math.inf, open_high=True)
+        self.elementwise_affine = bool(elementwise_affine)
+        if self.elementwise_affine:
+            self.add_parameter("weight", np.ones(self.normalized_shape))
+            self.add_parameter("bias", np.zeros(self.normalized_shape))
+
+    def _axes(self, ndim: int) -> tuple[int, ...]:
+        return tuple(range(ndim - len(self.normalized_shape), ndim))
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        k = len(self.normalized_shape)
+        if x.ndim < k + 1 or tuple(x.shape[-k:]) != self.normalized_shape:
+            raise ShapeError(
+                repr(self), f"(N, ..., {', '.join(map(str, self.normalized_shape))})", x.shape
+            )
+        axes = self._axes(x.ndim)
+        mean = x.mean(axis=axes, keepdims=True)
+        var = x.var(axis=axes, keepdims=True)
+        self._inv_std = 1 / np.sqrt(var + self.eps)
+        self._xhat = (x - mean) * self._inv_std
+        if not self.elementwise_affine:
+            return self._xhat
+        return self._xhat * self._params["weight"] + self._params["bias"]
+
+    def backward(self, grad: Array) -> Array | None:
+        xhat = self._xhat
+        batch_axes = tuple(range(grad.ndim - len(self.normalized_shape)))
+        if self.elementwise_affine:
+            self._grads["weight"] = (grad * xhat).sum(axis=batch_axes)
+            self._grads["bias"] = grad.sum(axis=batch_axes)
+            grad = grad * self._params["weight"]
+        if not self.needs_input_grad:
+            return None
+        axes = self._axes(grad.ndim)
+        mean_g = grad.mean(axis=axes, keepdims=True)
+        mean_gx = (grad * xhat).mean(axis=axes, keepdims=True)
+        return self._inv_std * (grad - mean_g - xhat * mean_gx)
+
+    def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
+        k = len(self.normalized_shape)
+        if len(input_shape) < k or tuple(input_shape[-k:]) != self.normalized_shape:
+            raise ShapeError(
+                repr(self),
+                f"(N, ..., {', '.join(map(str, self.normalized_shape))})",
+                f"shape (N, {', '.join(map(str, input_shape))})",
+            )
+        return tuple(int(s) for s in input_shape)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "normalized_shape": list(self.normalized_shape),
+            "eps": self.eps,
+            "elementwise_affine": self.elementwise_affine,
+            **super().get_config(),
+        }
+
+    def __repr__(self) -> str:
+        return f"LayerNorm({self.normalized_shape})"

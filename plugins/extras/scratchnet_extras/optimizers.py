@@ -1,0 +1,94 @@
+"""NAdam: Adam with Nesterov momentum, as ``torch.optim.NAdam``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from scratchnet_core import ConfigurationError, Optimizer
+from scratchnet_core.interfaces import Array
+
+__all__ = ["NAdam"]
+
+
+class NAdam(Optimizer):
+    """NAdam (Dozat) with PyTorch's momentum schedule
+    ``mu_t = beta1 (1 - 0.5 * 0.96 ** (t * momentum_decay))``."""
+
+    def __init__(
+        self,
+        lr: float = 2e-3,
+        betas: tuple[float, float] | list[float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum_decay: float = 4e-3,
+    ) -> None:
+        super().__init__(lr)
+        if (
+            not isinstance(betas, (tuple, list))
+            or len(betas) != 2
+            or not all(0 <= b < 1 for b in betas)
+        ):
+            raise ConfigurationError(f"nadam: betas must be two numbers in [0, 1), got {betas!r}")
+        for name, value in (
+            ("eps", eps),
+            ("weight_decay", weight_decay),
+            ("momentum_decay", momentum_decay),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigurationError(f"nadam: {name} must be a number >= 0, got {value!r}")
+        self.betas = (float(betas[0]), float(betas[1]))
+        self.eps = float(eps)
+        self.weight_decay = float(weight_decay)
+        self.momentum_decay = float(momentum_decay)
+        self.mu_product = 1.0
+        self.exp_avg: dict[str, Array] = {}
+        self.exp_avg_sq: dict[str, Array] = {}
+
+    def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
+        self.iterations += 1
+        t = self.iterations
+        b1, b2 = self.betas
+        mu = b1 * (1 - 0.5 * 0.96 ** (t * self.momentum_decay))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * self.momentum_decay))
+        self.mu_product *= mu
+        correction2 = 1 - b2**t
+        for name, p in params.items():
+            g = grads[name]
+            if self.weight_decay:
+                g = g + self.weight_decay * p
+            m = self.exp_avg.setdefault(name, np.zeros_like(p))
+            v = self.exp_avg_sq.setdefault(name, np.zeros_like(p))
+            m *= b1
+            m += (1 - b1) * g
+            v *= b2
+            v += (1 - b2) * (g * g)
+            denom = np.sqrt(v / correction2) + self.eps
+            p -= (self.lr * (1 - mu) / (1 - self.mu_product)) * (g / denom)
+            p -= (self.lr * mu_next / (1 - self.mu_product * mu_next)) * (m / denom)
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state.update(
+            mu_product=self.mu_product,
+            exp_avg={k: v.copy() for k, v in self.exp_avg.items()},
+            exp_avg_sq={k: v.copy() for k, v in self.exp_avg_sq.items()},
+        )
+        return state
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.mu_product = float(state["mu_product"])
+        self.exp_avg = {k: np.array(v) for k, v in state["exp_avg"].items()}
+        self.exp_avg_sq = {k: np.array(v) for k, v in state["exp_avg_sq"].items()}
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "lr": self.lr,
+            "betas": list(self.betas),
+            "eps": self.eps,
+            "weight_decay": self.weight_decay,
+            "momentum_decay": self.momentum_decay,
+        }
