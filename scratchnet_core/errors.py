@@ -172,11 +172,13 @@ class ModelFileError(ScratchnetError, ValueError, OSError):
 class TrainingDivergedError(ScratchnetError, FloatingPointError):
     """The loss became NaN or infinite; training stopped with the last finite weights kept."""
 
-    def __init__(self, epoch: int, batch: int, loss: float):
+    def __init__(self, epoch: int, batch: int, loss: float, restored: str | None = None):
         self.epoch = epoch
         self.batch = batch
         self.loss = loss
+        self.restored = restored
+        kept = restored or "the weights were left at their last finite values"
         super().__init__(
-            f"training diverged at epoch {epoch}, batch {batch}: loss is {loss}; the weights "
-            "were left at their last finite values (try a smaller learning rate)"
+            f"training diverged at epoch {epoch}, batch {batch}: loss is {loss}; {kept} "
+            "(try a smaller learning rate)"
         )

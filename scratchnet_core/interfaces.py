@@ -132,6 +132,10 @@ class CostFunction(Component):
         """Both at once; override when they share work."""
         return self.loss(y_pred, y_true), self.gradient(y_pred, y_true)
 
+    def check_targets(self, y_true: Array, argument: str = "Y") -> None:
+        """Refuse targets this cost cannot take (the model calls it once per ``fit``); raise
+        :class:`~scratchnet_core.errors.DataError` naming ``argument``. Default: accept."""
+
     def fuses_with(self, activation: ActivationFunction | None) -> bool:
         """Whether this cost can work from the logits of ``activation``'s input."""
         return False

@@ -369,6 +369,7 @@ class Model:
             return array.astype(np.intp)
         if array.ndim == 1 and out_shape == (1,):
             array = array[:, None]
+        cost.check_targets(array, argument)
         if array.shape[1:] != out_shape:
             raise ShapeError(
                 f"cost {type(cost).__name__}",
@@ -433,12 +434,14 @@ class Model:
         A non-finite loss raises :class:`TrainingDivergedError` before any update, so the
         weights stay at their last finite values.
         """
-        out = self.forward(x, training=True)
-        loss, grad, fused = self._loss_and_gradient(out, y)
-        if not math.isfinite(loss):
-            raise TrainingDivergedError(epoch, batch, loss)
-        self.backward(grad, preactivation=fused)
-        self.optimizer.step(self.parameters(), self.gradients())
+        # overflow while diverging is reported once, as TrainingDivergedError, not as warnings
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = self.forward(x, training=True)
+            loss, grad, fused = self._loss_and_gradient(out, y)
+            if not math.isfinite(loss):
+                raise TrainingDivergedError(epoch, batch, loss)
+            self.backward(grad, preactivation=fused)
+            self.optimizer.step(self.parameters(), self.gradients())
         return loss, out
 
     # ------------------------------------------------------------------ training
@@ -536,7 +539,16 @@ class Model:
             for epoch in range(initial_epoch, epochs):
                 hook.scratchnet_epoch_start(model=self, epoch=epoch)
                 rng = np.random.default_rng([fit_seed, epoch]) if shuffle else None
-                logs = self._run_epoch(x, y, batch_size, rng, epoch, hook)
+                start_weights = self.get_weights()  # finite: checked at the last epoch's end
+                try:
+                    logs = self._run_epoch(x, y, batch_size, rng, epoch, hook)
+                except TrainingDivergedError as exc:
+                    raise self._diverged(exc, start_weights) from None
+                if not self._weights_finite():
+                    raise self._diverged(
+                        TrainingDivergedError(epoch, -(-x.shape[0] // batch_size) - 1, math.nan),
+                        start_weights,
+                    )
                 self.epochs_trained = epoch + 1
                 if not classification:
                     logs.pop("accuracy")
@@ -579,6 +591,25 @@ class Model:
                 model=self, epoch=epoch, batch=batch, logs={"loss": loss, "size": size}
             )
         return {"loss": loss_sum / n, "accuracy": correct / n}
+
+    def _diverged(
+        self, exc: TrainingDivergedError, start_weights: dict[str, Array]
+    ) -> TrainingDivergedError:
+        """The loss is checked before each update, so the weights are normally the last finite
+        ones already; if an update itself overflowed them, fall back to the epoch's start."""
+        if self._weights_finite():
+            return exc
+        self.set_weights(start_weights)
+        return TrainingDivergedError(
+            exc.epoch,
+            exc.batch,
+            exc.loss,
+            restored=f"an update had made weights non-finite, so they were restored to the start "
+            f"of epoch {exc.epoch}",
+        )
+
+    def _weights_finite(self) -> bool:
+        return all(np.isfinite(p).all() for p in self.parameters().values())
 
     def _probe(self, x: Array, y: Array) -> tuple[Array, Array]:
         return self.forward(x, training=False), y

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet_core import ActivationFunction, CostFunction, ShapeError
+from scratchnet_core import ActivationFunction, CostFunction, DataError, ShapeError
 from scratchnet_core.interfaces import Array
 
 from .activations import Sigmoid, Softmax, sigmoid
@@ -30,6 +30,15 @@ def _same_shape(cost: str, y_pred: Array, y_true: Array) -> None:
 def _quiet() -> np.errstate:
     """Losses of diverging models overflow to inf quietly; the model stops on a non-finite loss."""
     return np.errstate(over="ignore", invalid="ignore")
+
+
+def _binary_targets(y_true: Array) -> None:
+    """Targets of binary cross-entropy are probabilities (0/1 labels or soft labels)."""
+    low, high = y_true.min(), y_true.max()
+    if not (low >= 0 and high <= 1):  # also catches NaN
+        raise DataError(
+            f"binary_cross_entropy: targets must lie in [0, 1], got values from {low} to {high}"
+        )
 
 
 def _clamped_log(p: Array) -> Array:
@@ -69,21 +78,32 @@ class BinaryCrossEntropy(CostFunction):
 
     def loss(self, y_pred: Array, y_true: Array) -> float:
         _same_shape("binary_cross_entropy", y_pred, y_true)
+        _binary_targets(y_true)
         with _quiet():
             ll = y_true * _clamped_log(y_pred) + (1 - y_true) * _clamped_log(1 - y_pred)
             return float(-np.mean(ll))
 
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
         _same_shape("binary_cross_entropy", y_pred, y_true)
+        _binary_targets(y_true)
         with _quiet():
             denom = np.maximum(y_pred * (1 - y_pred), _GRAD_EPS)
             return (y_pred - y_true) / denom / y_pred.size
+
+    def check_targets(self, y_true: Array, argument: str = "Y") -> None:
+        low, high = y_true.min(), y_true.max()
+        if not (low >= 0 and high <= 1):
+            raise DataError(
+                f"{argument}: binary_cross_entropy needs targets in [0, 1], got values from "
+                f"{low} to {high}"
+            )
 
     def fuses_with(self, activation: ActivationFunction | None) -> bool:
         return isinstance(activation, Sigmoid)
 
     def loss_from_logits(self, z: Array, y_true: Array) -> float:
         _same_shape("binary_cross_entropy", z, y_true)
+        _binary_targets(y_true)
         with _quiet():
             return float(np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))))
 
@@ -122,6 +142,17 @@ class CategoricalCrossEntropy(CostFunction):
                     "categorical_cross_entropy",
                     f"class indices of shape ({y_pred.shape[0]},)",
                     y_true.shape,
+                )
+            classes = y_pred.shape[1]
+            if y_true.dtype.kind not in "iu":
+                raise DataError(
+                    "categorical_cross_entropy: class indices must be integers, got dtype "
+                    f"{y_true.dtype}"
+                )
+            if y_true.size and (y_true.min() < 0 or y_true.max() >= classes):
+                raise DataError(
+                    f"categorical_cross_entropy: class indices must lie in [0, {classes - 1}], "
+                    f"got values from {y_true.min()} to {y_true.max()}"
                 )
         else:
             _same_shape("categorical_cross_entropy", y_pred, y_true)
