@@ -11,6 +11,8 @@ from scipy.special import erf
 from scratchnet_core import ActivationFunction, ConfigurationError
 from scratchnet_core.interfaces import Array
 
+from ._ieee import ieee
+
 __all__ = ["ELU", "GELU", "SiLU", "Softplus"]
 
 
@@ -43,14 +45,16 @@ class GELU(ActivationFunction):
     def forward(self, z: Array) -> Array:
         self._z = z
         if self.approximate == "tanh":
-            inner = math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)
+            zc = np.clip(z, -20, 20)  # tanh is exactly +-1 beyond; z**3 would overflow
+            inner = math.sqrt(2 / math.pi) * (zc + 0.044715 * zc**3)
             self._t = np.tanh(inner)
             return 0.5 * z * (1 + self._t)
         self._cdf = (0.5 * (1 + erf(z / math.sqrt(2)))).astype(z.dtype, copy=False)
         return z * self._cdf
 
+    @ieee
     def backward(self, grad: Array) -> Array:
-        z = self._z
+        z = np.clip(self._z, -40, 40)  # beyond, the pdf terms are exactly 0 in float64
         if self.approximate == "tanh":
             t = self._t
             d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * z**2)

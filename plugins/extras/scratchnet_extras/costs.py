@@ -16,6 +16,8 @@ from scratchnet_core import (
 )
 from scratchnet_core.interfaces import Array
 
+from ._ieee import ieee
+
 __all__ = ["Huber", "LabelSmoothingCrossEntropy"]
 
 _NAME = "label_smoothing_cross_entropy"
@@ -42,11 +44,13 @@ class Huber(CostFunction):
             )
         return y_pred - y_true
 
+    @ieee
     def loss(self, y_pred: Array, y_true: Array) -> float:
         d = np.abs(self._diff(y_pred, y_true))
         quad = np.minimum(d, self.delta)
         return float(np.mean(0.5 * quad * quad + self.delta * (d - quad)))
 
+    @ieee
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
         d = self._diff(y_pred, y_true)
         return np.clip(d, -self.delta, self.delta) / d.size
@@ -95,12 +99,14 @@ class LabelSmoothingCrossEntropy(CostFunction):
             onehot = y_true
         return (1 - self.label_smoothing) * onehot + self.label_smoothing / c
 
+    @ieee
     def loss(self, y_pred: Array, y_true: Array) -> float:
         t = self._targets(y_pred, y_true)
         with np.errstate(divide="ignore"):
             logp = np.maximum(np.log(y_pred), -100.0)
         return float(-np.sum(t * logp) / y_pred.shape[0])
 
+    @ieee
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
         t = self._targets(y_pred, y_true)
         return -t / np.maximum(y_pred, 1e-12) / y_pred.shape[0]
@@ -113,6 +119,7 @@ class LabelSmoothingCrossEntropy(CostFunction):
             and getattr(activation, "axis", -1) in (-1, 1)
         )
 
+    @ieee
     def loss_and_gradient_from_logits(self, z: Array, y_true: Array) -> tuple[float, Array]:
         t = self._targets(z, y_true)
         shifted = z - z.max(axis=1, keepdims=True)

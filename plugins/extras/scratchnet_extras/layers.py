@@ -13,7 +13,33 @@ from numpy.typing import DTypeLike
 from scratchnet_core import ConfigurationError, Layer, ShapeError, get_rng
 from scratchnet_core.interfaces import Array
 
+from ._ieee import ieee
+
 __all__ = ["BatchNorm1d", "BatchNorm2d", "Dropout", "LayerNorm"]
+
+
+@ieee
+def _normalize(x: Array, axes: tuple[int, ...], eps: float) -> tuple[Array, Array, Array, Array]:
+    """``(xhat, 1 / sqrt(var + eps), mean, var)`` over ``axes``, computed on ``x / max|x|`` so
+    that no square overflows for any finite input (the result is scale-invariant)."""
+    scale = np.max(np.abs(x), axis=axes, keepdims=True)
+    scale = np.where(scale > 0, scale, 1).astype(x.dtype, copy=False)
+    xs = x / scale
+    mean = xs.mean(axis=axes, keepdims=True)
+    var = xs.var(axis=axes, keepdims=True)
+    root = np.sqrt(var + eps / (scale * scale))
+    xhat = (xs - mean) / root
+    return xhat, 1 / (root * scale), mean * scale, var * scale * scale
+
+
+@ieee
+def _standardize(x: Array, mean: Array, inv_std: Array) -> Array:
+    return (x - mean) * inv_std
+
+
+@ieee
+def _affine(xhat: Array, scale: Array, shift: Array) -> Array:
+    return xhat * scale + shift
 
 
 def _real(owner: str, name: str, value: Any, low: float, high: float, *, open_high: bool) -> float:
@@ -43,6 +69,7 @@ class Dropout(Layer):
         self.seed = seed
         self.rng = np.random.default_rng(seed if seed is not None else get_rng().integers(2**63))
 
+    @ieee
     def forward(self, x: Array, training: bool = False) -> Array:
         if not training or self.p == 0:
             self._scale: Array | None = None
@@ -122,25 +149,29 @@ class _BatchNorm(Layer):
             count = x.size // self.num_features
             if count < 2:
                 raise ShapeError(repr(self), "more than one value per channel in training", x.shape)
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)
-            m = self.momentum
-            buffers = self._buffers
-            buffers["running_mean"] *= 1 - m
-            buffers["running_mean"] += m * mean
-            buffers["running_var"] *= 1 - m
-            buffers["running_var"] += m * var * count / (count - 1)
+            self._xhat, inv_std, mean, var = _normalize(x, axes, self.eps)
+            self._inv_std = inv_std.reshape(-1)
+            self._update_running(mean.reshape(-1), var.reshape(-1), count)
         else:
             mean, var = self._buffers["running_mean"], self._buffers["running_var"]
-        self._inv_std = 1 / np.sqrt(var + self.eps)
-        self._xhat = (x - mean.reshape(view)) * self._inv_std.reshape(view)
+            self._inv_std = 1 / np.sqrt(var + self.eps)
+            self._xhat = _standardize(x, mean.reshape(view), self._inv_std.reshape(view))
         self._training = training
         if not self.affine:
             return self._xhat
-        return self._xhat * self._params["weight"].reshape(view) + self._params["bias"].reshape(
-            view
-        )
+        scale, shift = self._params["weight"].reshape(view), self._params["bias"].reshape(view)
+        return _affine(self._xhat, scale, shift)
 
+    @ieee  # running statistics of extreme inputs may overflow to inf: IEEE, as in PyTorch
+    def _update_running(self, mean: Array, var: Array, count: int) -> None:
+        m = self.momentum
+        buffers = self._buffers
+        buffers["running_mean"] *= 1 - m
+        buffers["running_mean"] += m * mean
+        buffers["running_var"] *= 1 - m
+        buffers["running_var"] += m * var * count / (count - 1)
+
+    @ieee
     def backward(self, grad: Array) -> Array | None:
         axes = self._axes(grad.ndim)
         view = (1, -1, *(1,) * (grad.ndim - 2))
@@ -239,15 +270,12 @@ class LayerNorm(Layer):
             raise ShapeError(
                 repr(self), f"(N, ..., {', '.join(map(str, self.normalized_shape))})", x.shape
             )
-        axes = self._axes(x.ndim)
-        mean = x.mean(axis=axes, keepdims=True)
-        var = x.var(axis=axes, keepdims=True)
-        self._inv_std = 1 / np.sqrt(var + self.eps)
-        self._xhat = (x - mean) * self._inv_std
+        self._xhat, self._inv_std, _, _ = _normalize(x, self._axes(x.ndim), self.eps)
         if not self.elementwise_affine:
             return self._xhat
-        return self._xhat * self._params["weight"] + self._params["bias"]
+        return _affine(self._xhat, self._params["weight"], self._params["bias"])
 
+    @ieee
     def backward(self, grad: Array) -> Array | None:
         xhat = self._xhat
         batch_axes = tuple(range(grad.ndim - len(self.normalized_shape)))

@@ -15,6 +15,8 @@ import numpy as np
 from scratchnet_core import ActivationFunction, ConfigurationError
 from scratchnet_core.interfaces import Array
 
+from ._ieee import ieee
+
 __all__ = ["Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh", "sigmoid"]
 
 
@@ -122,6 +124,7 @@ class Softmax(ActivationFunction):
             raise ConfigurationError(f"softmax: axis must be an integer, got {axis!r}")
         self.axis = axis
 
+    @ieee  # z - max(z) may overflow to -inf for extreme logits: exp gives the exact 0
     def forward(self, z: Array) -> Array:
         e = np.exp(z - z.max(axis=self.axis, keepdims=True))
         self._out = e / e.sum(axis=self.axis, keepdims=True)

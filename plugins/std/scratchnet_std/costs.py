@@ -41,6 +41,12 @@ def _binary_targets(y_true: Array) -> None:
         )
 
 
+def _weighted_sum(weights: Array, logp: Array) -> Array:
+    """``sum(weights * logp)`` where a zero weight counts zero even against ``log p = -inf``
+    (a class the target does not name cannot make the loss NaN)."""
+    return np.sum(np.where(weights != 0, weights * logp, 0))
+
+
 def _clamped_log(p: Array) -> Array:
     with np.errstate(divide="ignore"):
         return np.maximum(np.log(p), _LOG_FLOOR)
@@ -190,7 +196,7 @@ class CategoricalCrossEntropy(CostFunction):
         with _quiet():
             if y_true.ndim == 1:
                 return float(-np.mean(logp[np.arange(z.shape[0]), y_true]))
-            return float(-np.sum(y_true * logp) / z.shape[0])
+            return float(-_weighted_sum(y_true, logp) / z.shape[0])
 
     def loss_and_gradient_from_logits(self, z: Array, y_true: Array) -> tuple[float, Array]:
         self._check(z, y_true)
@@ -204,7 +210,7 @@ class CategoricalCrossEntropy(CostFunction):
             p /= n
             return loss, p
         with _quiet():
-            loss = float(-np.sum(y_true * logp) / n)
+            loss = float(-_weighted_sum(y_true, logp) / n)
             grad = (p * y_true.sum(axis=1, keepdims=True) - y_true) / n
         return loss, grad
 

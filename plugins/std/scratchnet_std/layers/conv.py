@@ -22,6 +22,7 @@ from scratchnet_core.components import build_component, component_spec
 from scratchnet_core.interfaces import Array
 
 from .._checks import int_tuple, positive_int
+from .._ieee import ieee
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d"]
 
@@ -154,6 +155,7 @@ class _ConvNd(Layer):
             backend = self._backends[name] = get_conv_backends()[name]()
         return backend
 
+    @ieee
     def forward(self, x: Array, training: bool = False) -> Array:
         if x.ndim != self.dims + 2:
             raise ShapeError(repr(self), _LAYOUTS[self.dims], x.shape)
@@ -186,6 +188,7 @@ class _ConvNd(Layer):
             grad = self.activation.backward(grad)
         return self.backward_preactivation(grad)
 
+    @ieee
     def backward_preactivation(self, grad_z: Array) -> Array | None:
         grads = self._grads
         if self.use_bias:

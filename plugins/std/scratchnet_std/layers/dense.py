@@ -13,6 +13,7 @@ from scratchnet_core.components import build_component, component_spec
 from scratchnet_core.interfaces import Array
 
 from .._checks import positive_int
+from .._ieee import ieee
 
 __all__ = ["Linear"]
 
@@ -70,6 +71,7 @@ class Linear(Layer):
         if self.use_bias:
             self.add_parameter("bias", np.zeros(self.out_features, dtype=self.dtype))
 
+    @ieee
     def forward(self, x: Array, training: bool = False) -> Array:
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ShapeError(repr(self), f"(N, {self.in_features})", x.shape)
@@ -87,6 +89,7 @@ class Linear(Layer):
             grad = self.activation.backward(grad)
         return self.backward_preactivation(grad)
 
+    @ieee
     def backward_preactivation(self, grad_z: Array) -> Array | None:
         grads = self._grads
         grads["weight"] = self._x.T @ grad_z

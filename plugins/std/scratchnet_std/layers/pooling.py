@@ -19,6 +19,7 @@ from scratchnet_core import ConfigurationError, Layer, ShapeError
 from scratchnet_core.interfaces import Array
 
 from .._checks import int_tuple
+from .._ieee import ieee
 
 __all__ = [
     "AvgPool1d",
@@ -164,6 +165,7 @@ class _MaxPoolNd(_PoolNd):
 class _AvgPoolNd(_PoolNd):
     """The mean of each window, padded zeros included."""
 
+    @ieee  # a window's sum may overflow before the division
     def forward(self, x: Array, training: bool = False) -> Array:
         xp = self._prepare(x, 0.0)
         taps = self._taps()
@@ -237,6 +239,7 @@ class GlobalAvgPool(Layer):
 
     conformance = {"args": [], "input_shape": [3, 4, 5], "bad_input_shape": []}
 
+    @ieee
     def forward(self, x: Array, training: bool = False) -> Array:
         if x.ndim < 3:
             raise ShapeError(repr(self), "(N, C, *spatial) with at least one spatial axis", x.shape)
