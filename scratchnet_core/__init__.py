@@ -20,6 +20,7 @@ from .errors import (
     ConfigurationError,
     DataError,
     InterfaceError,
+    MissingPluginError,
     ModelFileError,
     OptionalDependencyError,
     PluginConflictError,
@@ -30,7 +31,7 @@ from .errors import (
     TrainingDivergedError,
 )
 from .hookspecs import hookimpl, hookspec
-from .initializers import initialize_weights
+from .initializers import constant, initialize_weights
 from .interfaces import ActivationFunction, ConvBackend, CostFunction, Layer, Optimizer
 from .model import History, Model
 from .registry import get_registry, refresh, register
@@ -45,6 +46,7 @@ __all__ = [
     "DataError",
     "History",
     "InterfaceError",
+    "MissingPluginError",
     "Layer",
     "Model",
     "ModelFileError",
@@ -56,6 +58,7 @@ __all__ = [
     "ScratchnetError",
     "ShapeError",
     "TrainingDivergedError",
+    "constant",
     "conv_backend",
     "current_conv_backend",
     "get_activation_functions",

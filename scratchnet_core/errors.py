@@ -14,6 +14,7 @@ __all__ = [
     "ConfigurationError",
     "DataError",
     "InterfaceError",
+    "MissingPluginError",
     "ModelFileError",
     "OptionalDependencyError",
     "PluginConflictError",
@@ -167,6 +168,12 @@ class ModelFileError(ScratchnetError, ValueError, OSError):
 
     def __str__(self) -> str:  # OSError would format (errno, strerror) pairs
         return str(self.args[0]) if self.args else ""
+
+
+class MissingPluginError(PluginNotFoundError, ModelFileError):
+    """A model file names a component whose plugin is not installed: both a
+    :class:`PluginNotFoundError` (it names the distribution to install) and a
+    :class:`ModelFileError` (the file cannot be loaded here)."""
 
 
 class TrainingDivergedError(ScratchnetError, FloatingPointError):

@@ -22,25 +22,65 @@ from .errors import ConfigurationError
 from .interfaces import ActivationFunction, Array, as_float_dtype
 from .registry import get_registry
 
-__all__ = ["fans", "initialize_weights"]
+__all__ = ["constant", "fans", "initialize_weights", "placeholder_weights"]
 
 __getattr__, __dir__ = family("initializers")
 
-_PLACEHOLDER: ContextVar[bool] = ContextVar("scratchnet_placeholder_weights", default=False)
+
+class _Budget:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+
+_PLACEHOLDER: ContextVar[_Budget | None] = ContextVar("scratchnet_placeholder", default=None)
 
 
 @contextmanager
-def placeholder_weights() -> Iterator[None]:
-    """Within this block, :func:`initialize_weights` returns uninitialised arrays.
+def placeholder_weights(max_elements: int) -> Iterator[None]:
+    """Within this block, :func:`initialize_weights` and :func:`constant` return
+    uninitialised arrays, and refuse to allocate more than ``max_elements`` in all.
 
-    Used while loading a model file: the file's values replace them, and untouched pages of
-    a (possibly hostile, huge) declared shape are never committed to memory.
+    Used while loading a model file: the file's values replace the arrays, and an
+    architecture declaring more parameters than the file stores is refused before any memory
+    is allocated for it.
     """
-    token = _PLACEHOLDER.set(True)
+    token = _PLACEHOLDER.set(_Budget(max_elements))
     try:
         yield
     finally:
         _PLACEHOLDER.reset(token)
+
+
+def _placeholder(shape: tuple[int, ...], dtype: DTypeLike | None) -> Array | None:
+    budget = _PLACEHOLDER.get()
+    if budget is None:
+        return None
+    budget.used += math.prod(shape)
+    if budget.used > budget.limit:
+        raise ConfigurationError(
+            f"the architecture declares more than {budget.limit} parameter and buffer values, "
+            "more than the model file stores"
+        )
+    return np.empty(shape, dtype=as_float_dtype(dtype))
+
+
+def constant(shape: Sequence[int], value: float, *, dtype: DTypeLike | None = None) -> Array:
+    """An array of ``shape`` filled with ``value`` (biases, norm scales, running statistics).
+
+    Layers create such arrays through this function (and weights through
+    :func:`initialize_weights`) so that loading a model file can bound what it allocates.
+
+    >>> constant((2, 3), 1.0, dtype="float64").sum()
+    np.float64(6.0)
+    """
+    dims = tuple(int(s) for s in shape)
+    if any(s < 0 for s in dims):
+        raise ConfigurationError(f"constant: shape must be non-negative integers, got {shape}")
+    placeholder = _placeholder(dims, dtype)
+    if placeholder is not None:
+        return placeholder
+    return np.full(dims, value, dtype=as_float_dtype(dtype))
 
 
 def fans(shape: Sequence[int]) -> tuple[int, int]:
@@ -86,8 +126,9 @@ def initialize_weights(
         raise ConfigurationError(
             f"initialize_weights: shape must be positive integers, got {shape}"
         )
-    if _PLACEHOLDER.get():
-        return np.empty(tuple(int(s) for s in shape), dtype=as_float_dtype(dtype))
+    placeholder = _placeholder(tuple(int(s) for s in shape), dtype)
+    if placeholder is not None:
+        return placeholder
     name = initializer or _preferred_initializer(activation)
     init = get_registry("initializers")[name]
     fan_in, fan_out = fans(shape)

@@ -22,6 +22,7 @@ import io
 import json
 import math
 import os
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -32,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 
 from .components import component_spec
-from .errors import ModelFileError, PluginNotFoundError, ScratchnetError
+from .errors import MissingPluginError, ModelFileError, PluginNotFoundError, ScratchnetError
 from .initializers import placeholder_weights
 from .registry import get_registry
 
@@ -50,8 +51,28 @@ MAX_MEMBERS: Final = 100_000
 
 PathLike = str | os.PathLike[str]
 
+# What zipfile and the .npy reader raise on damaged bytes: unsupported versions or
+# compression (NotImplementedError), "encrypted" flags (RuntimeError), bad headers, CRCs.
+_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    ValueError,
+    EOFError,
+    OSError,
+    NotImplementedError,
+    RuntimeError,
+    UnicodeDecodeError,
+    struct.error,
+)
+
 
 # ----------------------------------------------------------------------------- saving
+
+
+def _crc32(array: np.ndarray) -> int:
+    """Checksum of an array's bytes, recorded under its name: a member swapped for another
+    of the same shape (each with a valid zip CRC) is caught by it."""
+    return zlib.crc32(np.ascontiguousarray(array).tobytes())
 
 
 def _flatten_state(state: Mapping[str, Any], prefix: str, arrays: dict[str, np.ndarray]) -> Any:
@@ -135,7 +156,10 @@ def save_model(model: Model, path: PathLike) -> None:
         "cost": component_spec("costs", model.cost_function),
         "optimizer": {**component_spec("optimizers", model.optimizer), "state": optimizer_state},
         "plugins": _plugins_used(model),
-        "arrays": {k: {"shape": list(v.shape), "dtype": v.dtype.str} for k, v in arrays.items()},
+        "arrays": {
+            k: {"shape": list(v.shape), "dtype": v.dtype.str, "crc32": _crc32(v)}
+            for k, v in arrays.items()
+        },
     }
     blob = json.dumps(header, allow_nan=False).encode("utf-8")
     members = {HEADER: np.frombuffer(blob, dtype=np.uint8), **arrays}
@@ -168,9 +192,11 @@ def _read_member(
     shape: tuple[int, ...] | None,
     dtype: np.dtype[Any],
     where: str,
+    checksum: Any = None,
 ) -> np.ndarray:
     """Read one ``.npy`` member whose header must declare ``shape`` (any, if None) and
-    ``dtype``; reads exactly the declared bytes and checks the CRC."""
+    ``dtype``; reads exactly the declared bytes, checks the zip CRC and, when given, the
+    header's ``checksum`` for this name."""
     member = f"{name}.npy"
     try:
         info = archive.getinfo(member)
@@ -215,8 +241,12 @@ def _read_member(
                 raise ModelFileError(f"{where}: {member!r} has trailing bytes")
     except ModelFileError:
         raise
-    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, OSError) as exc:
+    except _ARCHIVE_ERRORS as exc:
         raise ModelFileError(f"{where}: {member!r} is corrupted: {exc}") from exc
+    if checksum is not None and zlib.crc32(data) != checksum:
+        raise ModelFileError(
+            f"{where}: {member!r} does not hold the data recorded for it (checksum mismatch)"
+        )
     shape_ints = tuple(int(s) for s in found_shape)
     flat = np.frombuffer(data, dtype=dtype)
     array: np.ndarray = flat.reshape(shape_ints, order="F" if fortran else "C")
@@ -251,6 +281,7 @@ def _header(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
     expected = {
         "dtype": str,
         "batch_size": int,
+        "epochs_trained": int,
         "layers": list,
         "cost": dict,
         "optimizer": dict,
@@ -263,6 +294,14 @@ def _header(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
                 f"{source}: header field {key!r} must be a {kind.__name__}, got {header.get(key)!r}"
             )
     return header
+
+
+def _declared_crc(declared: Mapping[str, Any], member: str) -> int:
+    spec = declared.get(member)
+    crc = spec.get("crc32") if isinstance(spec, dict) else None
+    if not isinstance(crc, int) or isinstance(crc, bool):
+        raise ModelFileError(f"the header declares no valid checksum for {member!r}")
+    return crc
 
 
 def _unflatten_state(
@@ -290,7 +329,9 @@ def _unflatten_state(
                     f"{source}: optimizer array {member!r} has shape {shape}, but parameter "
                     f"{key!r} has {param_shapes[key]}"
                 )
-            return _read_member(archive, member, shape, dtype, source)
+            return _read_member(
+                archive, member, shape, dtype, source, _declared_crc(declared, member)
+            )
         return {
             k: _unflatten_state(archive, v, declared, param_shapes, dtype, source)
             for k, v in state.items()
@@ -300,7 +341,8 @@ def _unflatten_state(
     return state
 
 
-def _missing_plugin(exc: PluginNotFoundError, header: Mapping[str, Any]) -> PluginNotFoundError:
+def _missing_plugin(exc: PluginNotFoundError, header: Mapping[str, Any]) -> MissingPluginError:
+    hint = "The model file names it, but no installed plugin provides it."
     for entry in header.get("plugins", []):
         if (
             isinstance(entry, dict)
@@ -308,14 +350,12 @@ def _missing_plugin(exc: PluginNotFoundError, header: Mapping[str, Any]) -> Plug
             and str(entry.get("name", "")).lower() == exc.requested.lower()
         ):
             dist, version = entry.get("distribution"), entry.get("version")
-            return PluginNotFoundError(
-                exc.kind,
-                exc.requested,
-                exc.available,
-                hint=f"The model was saved with it from the distribution {dist!r} (version "
-                f"{version}): install it with `pip install {dist}`.",
+            hint = (
+                f"The model was saved with it from the distribution {dist!r} (version "
+                f"{version}): install it with `pip install {dist}`."
             )
-    return exc
+            break
+    return MissingPluginError(exc.kind, exc.requested, exc.available, hint=hint)
 
 
 def load_model(path: PathLike) -> Model:
@@ -335,7 +375,7 @@ def load_model(path: PathLike) -> Model:
         raise ModelFileError(f"cannot read {source!r}: {exc.strerror or exc}") from exc
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError) as exc:
+    except _ARCHIVE_ERRORS as exc:
         raise ModelFileError(
             f"{source} is not a scratchnet model file (not an .npz archive): {exc}"
         ) from exc
@@ -349,8 +389,9 @@ def load_model(path: PathLike) -> Model:
             raise ModelFileError(f"{source}: unknown dtype {header['dtype']!r}") from exc
         if dtype not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ModelFileError(f"{source}: dtype must be float32 or float64, got {dtype}")
+        stored = sum(info.file_size for info in archive.infolist()) // 4  # float32 or wider
         try:
-            with placeholder_weights():
+            with placeholder_weights(max_elements=stored):
                 layers = [
                     build_component("layers", spec, f"layer {i}")
                     for i, spec in enumerate(header["layers"])
@@ -375,10 +416,17 @@ def load_model(path: PathLike) -> Model:
             ) from exc
         declared = header["arrays"]
         params = model.parameters()
-        for name, value in params.items():
-            value[...] = _read_member(archive, f"param/{name}", value.shape, value.dtype, source)
-        for name, value in model.buffers().items():
-            value[...] = _read_member(archive, f"buffer/{name}", value.shape, value.dtype, source)
+        for prefix, arrays in (("param", params), ("buffer", model.buffers())):
+            for name, value in arrays.items():
+                member = f"{prefix}/{name}"
+                value[...] = _read_member(
+                    archive,
+                    member,
+                    value.shape,
+                    value.dtype,
+                    source,
+                    _declared_crc(declared, member),
+                )
         state = _unflatten_state(
             archive,
             header["optimizer"].get("state", {}),
@@ -393,6 +441,8 @@ def load_model(path: PathLike) -> Model:
             raise ModelFileError(
                 f"{source}: the optimizer state cannot be restored: {exc}"
             ) from exc
-        epochs = header.get("epochs_trained", 0)
-        model.epochs_trained = epochs if isinstance(epochs, int) and epochs >= 0 else 0
+        epochs = header["epochs_trained"]
+        if epochs < 0:
+            raise ModelFileError(f"{source}: epochs_trained must be >= 0, got {epochs}")
+        model.epochs_trained = epochs
     return model

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import DTypeLike
 
-from scratchnet_core import ConfigurationError, Layer, ShapeError, get_rng
+from scratchnet_core import ConfigurationError, Layer, ShapeError, constant, get_rng
 from scratchnet_core.interfaces import Array
 
 from ._ieee import ieee
@@ -126,11 +126,12 @@ class _BatchNorm(Layer):
         self.eps = _real(owner, "eps", eps, 0.0, math.inf, open_high=True)
         self.momentum = _real(owner, "momentum", momentum, 0.0, 1.0, open_high=False)
         self.affine = bool(affine)
+        shape, dtype = (self.num_features,), self.dtype
         if self.affine:
-            self.add_parameter("weight", np.ones(self.num_features))
-            self.add_parameter("bias", np.zeros(self.num_features))
-        self.add_buffer("running_mean", np.zeros(self.num_features))
-        self.add_buffer("running_var", np.ones(self.num_features))
+            self.add_parameter("weight", constant(shape, 1.0, dtype=dtype))
+            self.add_parameter("bias", constant(shape, 0.0, dtype=dtype))
+        self.add_buffer("running_mean", constant(shape, 0.0, dtype=dtype))
+        self.add_buffer("running_var", constant(shape, 1.0, dtype=dtype))
 
     def _check(self, shape: Sequence[int]) -> None:
         if len(shape) not in self.ranks or shape[1] != self.num_features:
@@ -258,8 +259,8 @@ class LayerNorm(Layer):
         self.eps = _real("layer_norm", "eps", eps, 0.0, math.inf, open_high=True)
         self.elementwise_affine = bool(elementwise_affine)
         if self.elementwise_affine:
-            self.add_parameter("weight", np.ones(self.normalized_shape))
-            self.add_parameter("bias", np.zeros(self.normalized_shape))
+            self.add_parameter("weight", constant(self.normalized_shape, 1.0, dtype=self.dtype))
+            self.add_parameter("bias", constant(self.normalized_shape, 0.0, dtype=self.dtype))
 
     def _axes(self, ndim: int) -> tuple[int, ...]:
         return tuple(range(ndim - len(self.normalized_shape), ndim))

@@ -14,6 +14,7 @@ from scratchnet_core import (
     ConvBackend,
     Layer,
     ShapeError,
+    constant,
     current_conv_backend,
     get_conv_backends,
     initialize_weights,
@@ -100,7 +101,7 @@ class _ConvNd(Layer):
             initialize_weights(shape, self.activation, initializer=initializer, dtype=self.dtype),
         )
         if self.use_bias:
-            self.add_parameter("bias", np.zeros(self.out_channels, dtype=self.dtype))
+            self.add_parameter("bias", constant((self.out_channels,), 0.0, dtype=self.dtype))
         self._backends: dict[str, ConvBackend] = {}
 
     def _resolve_padding(self) -> tuple[tuple[int, ...], tuple[int, ...]]:

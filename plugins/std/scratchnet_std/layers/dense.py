@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 from numpy.typing import DTypeLike
 
-from scratchnet_core import ActivationFunction, Layer, ShapeError, initialize_weights
+from scratchnet_core import ActivationFunction, Layer, ShapeError, constant, initialize_weights
 from scratchnet_core.components import build_component, component_spec
 from scratchnet_core.interfaces import Array
 
@@ -69,7 +68,7 @@ class Linear(Layer):
             ),
         )
         if self.use_bias:
-            self.add_parameter("bias", np.zeros(self.out_features, dtype=self.dtype))
+            self.add_parameter("bias", constant((self.out_features,), 0.0, dtype=self.dtype))
 
     @ieee
     def forward(self, x: Array, training: bool = False) -> Array:
