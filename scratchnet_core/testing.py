@@ -129,10 +129,11 @@ def check_cost_gradient(
 
 
 def _reseed(layer: Layer, seed: int) -> None:
-    """Layers that draw random numbers in training keep their generator as ``rng``; the kit
-    re-seeds it before every forward so finite differences see the same draws."""
-    if isinstance(getattr(layer, "rng", None), np.random.Generator):
-        layer.rng = np.random.default_rng(seed)  # type: ignore[attr-defined]
+    """Layers that draw random numbers in training expose an ``rng`` attribute that, when set
+    to a generator, is what they draw from; the kit sets a fresh one before every forward so
+    finite differences see the same draws."""
+    if hasattr(layer, "rng"):
+        layer.rng = np.random.default_rng(seed)
 
 
 def check_layer_gradients(

@@ -42,6 +42,10 @@ def _affine(xhat: Array, scale: Array, shift: Array) -> Array:
     return xhat * scale + shift
 
 
+def _integral(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _real(owner: str, name: str, value: Any, low: float, high: float, *, open_high: bool) -> float:
     ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
     inside = ok_type and (low <= value < high if open_high else low <= value <= high)
@@ -57,24 +61,39 @@ class Dropout(Layer):
     """Inverted dropout: in training, zero each element with probability ``p`` and scale the
     rest by ``1 / (1 - p)``; at inference, the identity.
 
-    The mask is drawn from ``self.rng`` (seeded from scratchnet's generator, or ``seed``); the
-    conformance kit re-seeds ``rng`` before each forward to check gradients.
+    The ``step``-th training mask is drawn from ``default_rng([seed, step])``: ``seed`` (drawn
+    from scratchnet's generator when not given) and ``step`` are part of the config, so a
+    saved model resumes the same sequence of masks. Setting ``rng`` to a generator makes
+    every mask come from it instead (the conformance kit does, to check gradients).
     """
 
     conformance = {"args": [0.3], "input_shape": [4, 3]}
 
-    def __init__(self, p: float = 0.5, *, seed: int | None = None, dtype: DTypeLike | None = None):
+    def __init__(
+        self,
+        p: float = 0.5,
+        *,
+        seed: int | None = None,
+        step: int = 0,
+        dtype: DTypeLike | None = None,
+    ) -> None:
         super().__init__(dtype=dtype)
         self.p = _real("dropout", "p", p, 0.0, 1.0, open_high=True)
-        self.seed = seed
-        self.rng = np.random.default_rng(seed if seed is not None else get_rng().integers(2**63))
+        for name, value in (("seed", seed), ("step", step)):
+            if value is not None and (not _integral(value) or value < 0):
+                raise ConfigurationError(f"dropout: {name} must be an integer >= 0, got {value!r}")
+        self.seed = int(seed) if seed is not None else int(get_rng().integers(2**63))
+        self.step = int(step)
+        self.rng: np.random.Generator | None = None
 
     @ieee
     def forward(self, x: Array, training: bool = False) -> Array:
         if not training or self.p == 0:
             self._scale: Array | None = None
             return x
-        keep = self.rng.random(x.shape) >= self.p
+        rng = self.rng if self.rng is not None else np.random.default_rng([self.seed, self.step])
+        self.step += 1
+        keep = rng.random(x.shape) >= self.p
         self._scale = keep.astype(x.dtype) / (1 - self.p)
         return x * self._scale
 
@@ -87,7 +106,7 @@ class Dropout(Layer):
         return tuple(int(s) for s in input_shape)
 
     def get_config(self) -> dict[str, Any]:
-        return {"p": self.p, "seed": self.seed, **super().get_config()}
+        return {"p": self.p, "seed": self.seed, "step": self.step, **super().get_config()}
 
     def __repr__(self) -> str:
         return f"Dropout(p={self.p})"
