@@ -80,30 +80,60 @@ __all__ = [
 
 
 def get_activation_functions() -> Mapping[str, type[ActivationFunction]]:
-    """The installed activation functions by name (``relu``, ``sigmoid``, ``softmax``, ...)."""
+    """The installed activation functions by name (``relu``, ``sigmoid``, ``softmax``, ...).
+
+    >>> import scratchnet_core as sn
+    >>> sn.get_activation_functions()["ReLU"].__name__
+    'ReLU'
+    """
     return get_registry("activations")
 
 
 def get_cost_functions() -> Mapping[str, type[CostFunction]]:
-    """The installed cost functions by name (``mse``, ``binary_cross_entropy``, ...)."""
+    """The installed cost functions by name (``mse``, ``binary_cross_entropy``, ...).
+
+    >>> import scratchnet_core as sn
+    >>> sn.get_cost_functions()["mse"] is sn.get_cost_functions()["mean_squared_error"]
+    True
+    """
     return get_registry("costs")
 
 
 def get_optimizers() -> Mapping[str, type[Optimizer]]:
-    """The installed optimizers by name (``sgd``, ...)."""
+    """The installed optimizers by name (``sgd``, ...).
+
+    >>> import scratchnet_core as sn
+    >>> sn.get_optimizers()["SGD"](lr=0.1)
+    SGD(lr=0.1, momentum=0.0, nesterov=False, weight_decay=0.0, dampening=0.0)
+    """
     return get_registry("optimizers")
 
 
 def get_layers() -> Mapping[str, type[Layer]]:
-    """The installed layers by name (``linear``/``dense``, ``flatten``, ...)."""
+    """The installed layers by name (``linear``/``dense``, ``flatten``, ...).
+
+    >>> import scratchnet_core as sn
+    >>> sn.get_layers()["dense"](4, 2)
+    Linear(4, 2)
+    """
     return get_registry("layers")
 
 
 def get_conv_backends() -> Mapping[str, type[ConvBackend]]:
-    """The installed convolution backends by name."""
+    """The installed convolution backends by name.
+
+    >>> import scratchnet_core as sn
+    >>> sorted(n for n in sn.get_conv_backends() if n in ("auto", "direct", "fft"))
+    ['auto', 'direct', 'fft']
+    """
     return get_registry("conv_backends")
 
 
 def get_initializers() -> Mapping[str, Any]:
-    """The installed weight initializers by name (``he_normal``, ``glorot_uniform``, ...)."""
+    """The installed weight initializers by name (``he_normal``, ``glorot_uniform``, ...).
+
+    >>> import numpy as np, scratchnet_core as sn
+    >>> sn.get_initializers()["zeros"]((2, 3), 2, 3, np.random.default_rng(0)).shape
+    (2, 3)
+    """
     return get_registry("initializers")

@@ -63,7 +63,13 @@ def conv_backend(name: str) -> Iterator[str]:
 
 
 def current_conv_backend() -> str:
-    """The backend name a layer without ``backend=`` uses right now."""
+    """The backend name a layer without ``backend=`` uses right now.
+
+    >>> import scratchnet_core as sn
+    >>> with sn.conv_backend("direct"):
+    ...     sn.current_conv_backend()
+    'direct'
+    """
     scoped = _scoped.get()
     if scoped is not None:
         return scoped

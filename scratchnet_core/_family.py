@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .errors import PluginNotFoundError, _PluginImportError
+from .errors import PluginNotFoundError, _PluginAttributeError
 from .registry import get_registry
 
 
@@ -19,7 +19,7 @@ def family(kind: str) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
         try:
             return registry[name]
         except PluginNotFoundError as exc:
-            raise _PluginImportError(exc) from None
+            raise _PluginAttributeError(exc) from None
 
     def __dir__() -> list[str]:
         return list(get_registry(kind))

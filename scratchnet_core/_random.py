@@ -22,7 +22,12 @@ def seed(value: int | None) -> None:
 
 
 def get_rng() -> np.random.Generator:
-    """The generator layers draw initial weights from and ``fit`` draws shuffling seeds from."""
+    """The generator layers draw initial weights from and ``fit`` draws shuffling seeds from.
+
+    >>> import scratchnet_core as sn
+    >>> 0 <= sn.get_rng().random() < 1
+    True
+    """
     global _rng
     if _rng is None:
         _rng = np.random.default_rng()

@@ -43,7 +43,13 @@ def build_component(kind: str, spec: Any, argument: str | None = None) -> Any:
 
 
 def component_spec(kind: str, obj: Any) -> dict[str, Any]:
-    """The ``{"name": ..., "config": ...}`` spec that rebuilds ``obj``."""
+    """The ``{"name": ..., "config": ...}`` spec that rebuilds ``obj``.
+
+    >>> import scratchnet_core as sn
+    >>> from scratchnet_core.components import component_spec
+    >>> component_spec("activations", sn.get_activation_functions()["leaky_relu"](0.2))
+    {'name': 'leaky_relu', 'config': {'negative_slope': 0.2}}
+    """
     registry = get_registry(kind)
     name = registry.name_of(type(obj))
     if name is None:

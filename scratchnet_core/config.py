@@ -104,7 +104,11 @@ _REQUIRED = {(): ("data", "model"), ("data",): ("source",), ("model",): ("cost",
 
 @dataclass
 class RunResult:
-    """What a run produced: the model, its history, held-out metrics and files written."""
+    """What a run produced: the model, its history, held-out metrics and files written.
+
+    >>> RunResult.__dataclass_fields__.keys()
+    dict_keys(['model', 'history', 'test_metrics', 'files', 'notes'])
+    """
 
     model: Model
     history: Any
@@ -186,7 +190,19 @@ def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
 
 
 def load_config(path: str | Path) -> _Config:
-    """Read and check a config file (structure and types; components are checked when built)."""
+    """Read and check a config file (structure and types; components are checked when built).
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "bad.toml")
+    >>> lines = ["[data]", 'source = "xor"', 'samples = "many"', "[model]", 'cost = "mse"']
+    >>> lines += ["layers = []"]
+    >>> with open(path, "w") as f:
+    ...     _ = f.write(os.linesep.join(lines))
+    >>> load_config(path)
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.ConfigurationError: ...bad.toml:3: data.samples: must be an integer, got str 'many'
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -274,7 +290,23 @@ def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[Ar
 def run_config(
     path: str | Path, output_dir: str | Path | None = None, verbose: int | None = None
 ) -> RunResult:
-    """Build, train and save as ``path`` says; returns what was made."""
+    """Build, train and save as ``path`` says; returns what was made.
+
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "tiny.toml")
+    >>> lines = [
+    ...     "[data]", 'source = "xor"', "samples = 64",
+    ...     "[model]", 'cost = "binary_cross_entropy"',
+    ...     "[[model.layers]]", 'type = "linear"', "in_features = 2", "out_features = 1",
+    ...     'activation = "sigmoid"', "[fit]", "epochs = 2", "verbose = 0",
+    ... ]
+    >>> with open(path, "w") as f:
+    ...     _ = f.write(os.linesep.join(lines))
+    >>> result = run_config(path, output_dir=folder)
+    >>> len(result.history.epoch), result.files
+    (2, {})
+    """
     config = load_config(path)
     doc = config.doc
     seed = doc.get("seed", 0)

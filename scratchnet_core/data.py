@@ -54,6 +54,10 @@ def digits() -> tuple[Array, Array]:
     ``X: (1797, 1, 8, 8)`` scaled to [0, 1], ``Y: (1797,)`` in 0..9.
 
     Needs scikit-learn (``pip install 'scratchnet[examples]'``); nothing is downloaded.
+
+    >>> X, Y = digits()
+    >>> X.shape, Y.shape, float(X.max())
+    ((1797, 1, 8, 8), (1797,), 1.0)
     """
     try:
         from sklearn.datasets import load_digits
@@ -67,7 +71,14 @@ def digits() -> tuple[Array, Array]:
 
 
 def load_npz(path: str) -> tuple[Array, Array]:
-    """``X`` and ``Y`` from an ``.npz`` file (read with ``allow_pickle=False``)."""
+    """``X`` and ``Y`` from an ``.npz`` file (read with ``allow_pickle=False``).
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "d.npz")
+    >>> np.savez(path, X=np.zeros((3, 2)), Y=np.arange(3))
+    >>> [a.shape for a in load_npz(path)]
+    [(3, 2), (3,)]
+    """
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in ("X", "Y") if k not in f.files]

@@ -27,7 +27,17 @@ __all__ = [
 
 
 class ScratchnetError(Exception):
-    """Base class of every error scratchnet raises on purpose."""
+    """Base class of every error scratchnet raises on purpose.
+
+    Examples
+    --------
+    >>> import scratchnet_core as sn
+    >>> try:
+    ...     sn.get_layers()["lineer"]
+    ... except sn.ScratchnetError as exc:
+    ...     print(type(exc).__name__, isinstance(exc, KeyError))
+    PluginNotFoundError True
+    """
 
 
 class PluginNotFoundError(ScratchnetError, KeyError):
@@ -35,6 +45,16 @@ class PluginNotFoundError(ScratchnetError, KeyError):
 
     A :class:`KeyError`, so ``registry.get(name)`` returns ``None`` as a mapping should.
     The message lists close matches and the installed names.
+
+    Examples
+    --------
+    >>> import scratchnet_core as sn
+    >>> sn.get_optimizers()["adamm"]
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.PluginNotFoundError: no optimizer named 'adamm'; did you mean 'adam'...
+    >>> sn.get_optimizers().get("adamm") is None
+    True
     """
 
     def __init__(
@@ -69,14 +89,11 @@ class PluginNotFoundError(ScratchnetError, KeyError):
         return str(self.args[0])
 
 
-class _PluginImportError(PluginNotFoundError, ImportError):
-    """Raised by the family modules' ``__getattr__``.
-
-    An :class:`ImportError` rather than an :class:`AttributeError`, so that ``from
-    scratchnet_core.layers import lineer`` shows the suggestions (Python would replace an
-    AttributeError with a bare "cannot import name") and ``except ImportError`` still guards
-    optional components.
-    """
+class _PluginAttributeError(PluginNotFoundError, AttributeError):
+    """Raised by the family modules' ``__getattr__``: an :class:`AttributeError`, so that
+    ``hasattr``, ``getattr(module, name, default)`` and tools that probe modules (pytest,
+    IPython, inspect) work; ``from ... import`` turns it into an ImportError (with Python's
+    own "did you mean" from 3.12, which reads the module's ``__dir__``)."""
 
     def __init__(self, original: PluginNotFoundError) -> None:
         self.kind = original.kind
@@ -86,7 +103,14 @@ class _PluginImportError(PluginNotFoundError, ImportError):
 
 
 class PluginLoadError(ScratchnetError, ImportError):
-    """A plugin's entry point could not be loaded (import failed, missing attribute, wrong type)."""
+    """A plugin's entry point could not be loaded (import failed, missing attribute, wrong type).
+
+    Examples
+    --------
+    >>> import scratchnet_core as sn
+    >>> print(sn.PluginLoadError("layers", "fancy", "fancy_pkg:Fancy", "fancy-pkg", "ModuleNotFoundError: No module named 'fancy_pkg'"))
+    could not load layers plugin 'fancy' = 'fancy_pkg:Fancy' from distribution 'fancy-pkg': ModuleNotFoundError: No module named 'fancy_pkg'
+    """
 
     def __init__(self, kind: str, name: str, value: str, distribution: str | None, cause: str):
         self.kind = kind
@@ -99,11 +123,30 @@ class PluginLoadError(ScratchnetError, ImportError):
 
 
 class InterfaceError(ScratchnetError, TypeError):
-    """A component does not implement the interface of the kind it is registered under."""
+    """A component does not implement the interface of the kind it is registered under.
+
+    Examples
+    --------
+    >>> import scratchnet_core as sn
+    >>> class Half(sn.Layer):
+    ...     def forward(self, x, training=False):
+    ...         return x
+    >>> sn.register("layers", "half")(Half)
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.InterfaceError: cannot register 'half' as layers: Half leaves abstract methods unimplemented: backward
+    """
 
 
 class PluginConflictError(ScratchnetError, LookupError):
-    """Two distributions offer the same component name; pick one with ``"distribution:name"``."""
+    """Two distributions offer the same component name; pick one with ``"distribution:name"``.
+
+    Examples
+    --------
+    >>> import scratchnet_core as sn
+    >>> print(sn.PluginConflictError("activations", "relu", ["scratchnet-std", "acme"]))
+    activations name 'relu' is offered by 2 distributions (scratchnet-std, acme); choose one with a qualified name: 'scratchnet-std:relu', 'acme:relu'
+    """
 
     def __init__(self, kind: str, name: str, distributions: Sequence[str]):
         self.kind = kind
@@ -121,6 +164,15 @@ class ShapeError(ScratchnetError, ValueError):
 
     Attributes ``layer``, ``index`` (position in the model, when known), ``expected`` and
     ``actual`` are kept for programs; the message states all of them.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> model = sn.Model([sn.get_layers()["linear"](3, 2)], "mse")
+    >>> model.predict(np.zeros((5, 4)))
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.ShapeError: layer 0 (Linear(3, 2)): expected input (N, 3), got shape (N, 4)
     """
 
     def __init__(
@@ -150,21 +202,56 @@ class ShapeError(ScratchnetError, ValueError):
 
 
 class DataError(ScratchnetError, ValueError):
-    """Training or evaluation data is unusable (row counts differ, empty, NaN or inf, ...)."""
+    """Training or evaluation data is unusable (row counts differ, empty, NaN or inf, ...).
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> model = sn.Model([sn.get_layers()["linear"](3, 1)], "mse")
+    >>> model.fit(np.zeros((5, 3)), np.zeros(4), verbose=0)
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.DataError: X and Y have different row counts: X has 5, Y has 4
+    """
 
 
 class ConfigurationError(ScratchnetError, ValueError):
-    """An argument is out of range or of the wrong type (``batch_size=0``, ``lr=-1``, ...)."""
+    """An argument is out of range or of the wrong type (``batch_size=0``, ``lr=-1``, ...).
+
+    Examples
+    --------
+    >>> import scratchnet_core as sn
+    >>> sn.get_layers()["linear"](0, 2)
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.ConfigurationError: linear: in_features must be >= 1, got 0
+    """
 
 
 class OptionalDependencyError(ScratchnetError, ImportError):
-    """A feature needs an optional package that is not installed (matplotlib, ...)."""
+    """A feature needs an optional package that is not installed (matplotlib, ...).
+
+    Examples
+    --------
+    >>> import scratchnet_core as sn
+    >>> issubclass(sn.OptionalDependencyError, ImportError)
+    True
+    """
 
 
 class ModelFileError(ScratchnetError, ValueError, OSError):
     """A model file is missing, unwritable, truncated, corrupted, foreign or of an unknown
     format version. Both a :class:`ValueError` (bad content) and an :class:`OSError` (the
-    file itself)."""
+    file itself).
+
+    Examples
+    --------
+    >>> import scratchnet_core as sn
+    >>> sn.Model.load("no/such/model.npz")
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.ModelFileError: no model file at 'no/such/model.npz'
+    """
 
     def __str__(self) -> str:  # OSError would format (errno, strerror) pairs
         return str(self.args[0]) if self.args else ""
@@ -173,11 +260,26 @@ class ModelFileError(ScratchnetError, ValueError, OSError):
 class MissingPluginError(PluginNotFoundError, ModelFileError):
     """A model file names a component whose plugin is not installed: both a
     :class:`PluginNotFoundError` (it names the distribution to install) and a
-    :class:`ModelFileError` (the file cannot be loaded here)."""
+    :class:`ModelFileError` (the file cannot be loaded here).
+
+    Examples
+    --------
+    >>> import scratchnet_core as sn
+    >>> exc = sn.MissingPluginError("optimizers", "lion", ["adam", "sgd"], hint="pip install lion-plugin")
+    >>> isinstance(exc, sn.ModelFileError), isinstance(exc, sn.PluginNotFoundError)
+    (True, True)
+    """
 
 
 class TrainingDivergedError(ScratchnetError, FloatingPointError):
-    """The loss became NaN or infinite; training stopped with the last finite weights kept."""
+    """The loss became NaN or infinite; training stopped with the last finite weights kept.
+
+    Examples
+    --------
+    >>> import scratchnet_core as sn
+    >>> print(sn.TrainingDivergedError(epoch=3, batch=7, loss=float("nan")))
+    training diverged at epoch 3, batch 7: loss is nan; the weights were left at their last finite values (try a smaller learning rate)
+    """
 
     def __init__(self, epoch: int, batch: int, loss: float, restored: str | None = None):
         self.epoch = epoch

@@ -44,6 +44,12 @@ def placeholder_weights(max_elements: int) -> Iterator[None]:
     Used while loading a model file: the file's values replace the arrays, and an
     architecture declaring more parameters than the file stores is refused before any memory
     is allocated for it.
+
+    >>> with placeholder_weights(max_elements=10):
+    ...     initialize_weights((100, 100), "relu")
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.ConfigurationError: the architecture declares more than 10 parameter and buffer values, more than the model file stores
     """
     token = _PLACEHOLDER.set(_Budget(max_elements))
     try:
@@ -120,7 +126,7 @@ def initialize_weights(
     >>> import scratchnet_core as sn
     >>> w = sn.initialize_weights((784, 256), "relu", rng=np.random.default_rng(0))
     >>> w.shape, w.dtype, round(float(w.std()), 3)  # He: std = sqrt(2 / 784)
-    ((784, 256), dtype('float32'), 0.05)
+    ((784, 256), dtype('float32'), 0.051)
     """
     if any(not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
         raise ConfigurationError(

@@ -89,6 +89,19 @@ class ActivationFunction(Component):
     ``initializer`` names the weight initializer (a ``scratchnet.initializers`` registry name)
     that layers using this activation should draw from: He for the relu family, Glorot for
     sigmoid, tanh and softmax.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> class Square(sn.ActivationFunction):
+    ...     def forward(self, z):
+    ...         self.z = z
+    ...         return z * z
+    ...     def backward(self, grad):
+    ...         return 2 * self.z * grad
+    >>> act = Square()
+    >>> act.forward(np.array([3.0])), act.backward(np.array([1.0]))
+    (array([9.]), array([6.]))
     """
 
     initializer: ClassVar[str] = "glorot_uniform"
@@ -115,6 +128,13 @@ class CostFunction(Component):
     sigmoid or softmax): when :meth:`fuses_with` says so, the model calls
     :meth:`loss_and_gradient_from_logits` with the pre-activation ``z`` instead, which is
     exact and stable for any finite logits.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> mse = sn.get_cost_functions()["mse"]()
+    >>> mse.loss(np.zeros((2, 1)), np.ones((2, 1))), mse.gradient(np.zeros((2, 1)), np.ones((2, 1))).ravel()
+    (1.0, array([-1., -1.]))
     """
 
     accepts_class_indices: ClassVar[bool] = False
@@ -169,6 +189,14 @@ class Layer(Component):
     ``needs_input_grad`` is cleared by the model on its first layer while training (as
     PyTorch skips gradients of inputs that do not require them): a layer may then skip
     computing ``dL/dx`` and return ``None`` from :meth:`backward`.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> layer = sn.get_layers()["linear"](3, 2)
+    >>> y = layer.forward(np.ones((4, 3), dtype=np.float32), training=True)  # x: (N, 3)
+    >>> layer.backward(np.ones_like(y)).shape, sorted(layer.gradients())
+    ((4, 3), ['bias', 'weight'])
     """
 
     activation: ActivationFunction | None = None
@@ -260,6 +288,14 @@ class Optimizer(Component):
     ``step(params, grads)`` takes two dicts keyed alike (the model uses ``"<index>.<name>"``,
     such as ``"0.weight"``). Per-parameter state is keyed by the same names, so
     :meth:`state_dict` / :meth:`load_state_dict` resume training exactly.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> params, grads = {"0.weight": np.array([1.0])}, {"0.weight": np.array([2.0])}
+    >>> sn.get_optimizers()["sgd"](lr=0.25).step(params, grads)
+    >>> params["0.weight"]
+    array([0.5])
     """
 
     def __init__(self, lr: float) -> None:
@@ -299,6 +335,15 @@ class ConvBackend(Component):
     A backend instance belongs to one layer and may keep what its last ``forward`` computed
     for the ``backward`` that follows (the im2col buffer, the input's transform); layers call
     :meth:`clear_cache` when no backward will follow (inference).
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> backend = sn.get_conv_backends()["direct"]()
+    >>> x, w = np.ones((1, 1, 4, 4)), np.ones((1, 1, 3, 3))  # (N, C, H, W), (C_out, C_in, k, k)
+    >>> backend.forward(x, w, (1, 1), (0, 0), (1, 1))
+    array([[[[9., 9.],
+             [9., 9.]]]])
     """
 
     def clear_cache(self) -> None:

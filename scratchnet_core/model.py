@@ -38,6 +38,15 @@ class History:
     ``history.history`` maps a metric name (``"loss"``, ``"accuracy"``, ``"val_loss"``, ...)
     to one float per epoch; ``history["loss"]`` is a shortcut; ``history.epoch`` lists the
     epochs run. It is itself a hook implementation, registered for each ``fit``.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> X = np.random.default_rng(0).normal(size=(16, 2)); Y = (X[:, 0] > 0).astype(int)
+    >>> model = sn.Model([sn.get_layers()["linear"](2, 1, "sigmoid")], "binary_cross_entropy")
+    >>> history = model.fit(X, Y, epochs=2, validation_split=0.25, verbose=0)
+    >>> sorted(history.history), history.epoch
+    (['accuracy', 'loss', 'val_accuracy', 'val_loss'], [0, 1])
     """
 
     def __init__(self) -> None:
@@ -168,6 +177,8 @@ class Model:
         ``"float32"`` (the default when the layers say nothing else) or ``"float64"``; every
         layer is converted, and data is cast once when it arrives.
 
+    Examples
+    --------
     >>> import numpy as np, scratchnet_core as sn
     >>> from scratchnet_core.layers import linear
     >>> sn.seed(0)
@@ -473,20 +484,49 @@ class Model:
 
         Parameters
         ----------
-        X: (N, *input_shape)
-        Y: (N, *output_shape), or ``(N,)`` for a one-output model or for class indices with
-            a cost that accepts them (categorical cross-entropy).
-        batch_size: default the model's; the last batch of an epoch may be smaller.
-        shuffle: reshuffle the rows every epoch; epoch ``e``'s order comes from
-            ``(seed, e)`` alone, so a run resumed with ``initial_epoch`` and the same ``seed``
-            repeats the uninterrupted run exactly (default ``seed``: drawn from scratchnet's
-            generator, see :func:`scratchnet_core.seed`).
-        validation_data / validation_split: held-out data, or the last fraction of ``X``,
-            ``Y`` (taken before shuffling, as Keras does), evaluated after every epoch.
-        callbacks: hook implementations active for this call only.
-        verbose: 0 silent, 1 progress bar, 2 one log line per batch.
-        initial_epoch: the epoch to start from (Keras' meaning): epochs run are
-            ``initial_epoch .. epochs - 1``.
+        X : array, shape (N, *input_shape)
+            The inputs.
+        Y : array, shape (N, *output_shape) or (N,)
+            The targets; ``(N,)`` for a one-output model, or class indices for a cost that
+            accepts them (categorical cross-entropy).
+        epochs : int
+            The epoch to stop before (Keras' meaning: with ``initial_epoch``, epochs
+            ``initial_epoch .. epochs - 1`` run).
+        batch_size : int, optional
+            Default: the model's. The last batch of an epoch may be smaller.
+        shuffle : bool
+            Reshuffle the rows every epoch. Epoch ``e``'s order comes from ``(seed, e)`` alone,
+            so a run resumed with ``initial_epoch`` and the same ``seed`` repeats the
+            uninterrupted run exactly.
+        validation_data : (X_val, Y_val), optional
+            Held-out data evaluated after every epoch (``val_loss``, ``val_accuracy``).
+        validation_split : float
+            Instead, hold out this last fraction of ``X``, ``Y`` (taken before shuffling, as
+            Keras does).
+        callbacks : list of hook implementations, optional
+            Active for this call only (see :mod:`scratchnet_core.hookspecs`).
+        verbose : {0, 1, 2}
+            0 silent, 1 a progress bar, 2 one log line per batch.
+        seed : int, optional
+            The shuffling seed; default: drawn from scratchnet's generator
+            (:func:`scratchnet_core.seed`).
+        initial_epoch : int
+            The epoch to start from.
+
+        Returns
+        -------
+        History
+            One value per epoch and metric.
+
+        Examples
+        --------
+        >>> import numpy as np, scratchnet_core as sn
+        >>> from scratchnet_core.layers import linear
+        >>> X = np.random.default_rng(0).normal(size=(32, 2)); Y = (X[:, 0] > 0).astype(int)
+        >>> model = sn.Model([linear(2, 1, "sigmoid")], "binary_cross_entropy", "adam")
+        >>> history = model.fit(X, Y, epochs=3, batch_size=8, verbose=0, seed=0)
+        >>> len(history["loss"])
+        3
         """
         epochs = _positive_int(epochs, "epochs")
         initial_epoch = _integer(initial_epoch, "initial_epoch")

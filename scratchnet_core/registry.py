@@ -63,7 +63,12 @@ T = TypeVar("T")
 
 
 class PluginRecord(NamedTuple):
-    """One entry point, as found: nothing imported yet."""
+    """One entry point, as found: nothing imported yet.
+
+    >>> from scratchnet_core.registry import PluginRecord
+    >>> PluginRecord("layers", "linear", "scratchnet_std.layers.dense:Linear", "scratchnet-std", "0.1.0").name
+    'linear'
+    """
 
     kind: str
     name: str
@@ -94,6 +99,12 @@ def find_plugins(distributions: Iterable[Any]) -> list[PluginRecord]:
 
     A distribution seen twice (the same name earlier on ``sys.path``) counts once, as
     ``import`` would resolve it.
+
+    >>> import importlib_metadata
+    >>> from scratchnet_core.registry import find_plugins
+    >>> records = find_plugins(importlib_metadata.distributions())
+    >>> any(r.kind == "activations" and r.name == "relu" for r in records)
+    True
     """
     seen: set[str] = set()
     records: list[PluginRecord] = []
@@ -134,7 +145,14 @@ def _is_disabled(record: PluginRecord, disabled: frozenset[str]) -> bool:
 def hide_disabled(
     records: Iterable[PluginRecord], disabled: frozenset[str]
 ) -> tuple[list[PluginRecord], list[PluginRecord]]:
-    """Split records into (kept, hidden) by name, ``kind:name`` or distribution."""
+    """Split records into (kept, hidden) by name, ``kind:name`` or distribution.
+
+    >>> from scratchnet_core.registry import PluginRecord, hide_disabled
+    >>> records = [PluginRecord("layers", "a", "m:A", "dist-one", "1"), PluginRecord("layers", "b", "m:B", "dist-two", "1")]
+    >>> kept, hidden = hide_disabled(records, frozenset({"dist-two"}))
+    >>> [r.name for r in kept], [r.name for r in hidden]
+    (['a'], ['b'])
+    """
     kept: list[PluginRecord] = []
     hidden: list[PluginRecord] = []
     for record in records:
@@ -145,7 +163,13 @@ def hide_disabled(
 def build_registries(
     records: Iterable[PluginRecord], hidden: Iterable[PluginRecord] = ()
 ) -> dict[str, Registry]:
-    """One :class:`Registry` per kind."""
+    """One :class:`Registry` per kind.
+
+    >>> from scratchnet_core.registry import build_registries
+    >>> registries = build_registries([])
+    >>> sorted(registries)[:3], len(registries["layers"])
+    (['activations', 'conv_backends', 'costs'], 0)
+    """
     by_kind: dict[str, list[PluginRecord]] = {kind: [] for kind in KINDS}
     hidden_by_kind: dict[str, list[PluginRecord]] = {kind: [] for kind in KINDS}
     for record in records:
@@ -201,6 +225,13 @@ class Registry(Mapping[str, Any]):
     A read-only :class:`~collections.abc.Mapping`: listing names (``list(reg)``, ``"x" in
     reg``, ``len(reg)``) imports nothing; ``reg[name]`` imports the plugin's module. Keys may
     be qualified, ``"distribution:name"``, to pick one of two distributions offering a name.
+
+    Examples
+    --------
+    >>> from scratchnet_core.registry import PluginRecord, Registry
+    >>> reg = Registry("layers", [PluginRecord("layers", "thing", "pkg:Thing", "pkg", "1.0")])
+    >>> list(reg), "THING" in reg, reg.get("other") is None
+    (['thing'], True, True)
     """
 
     def __init__(
@@ -402,7 +433,12 @@ def _registries() -> dict[str, Registry]:
 
 def get_registry(kind: str) -> Registry:
     """The registry of one kind: ``activations``, ``costs``, ``layers``, ``optimizers``,
-    ``conv_backends``, ``initializers`` or ``hooks``."""
+    ``conv_backends``, ``initializers`` or ``hooks``.
+
+    >>> import scratchnet_core as sn
+    >>> sn.get_registry("layers")["dense"] is sn.get_registry("layers")["linear"]
+    True
+    """
     if kind not in KINDS:
         raise ConfigurationError(
             f"unknown component kind {kind!r}; expected one of {', '.join(KINDS)}"
@@ -414,6 +450,11 @@ def refresh() -> None:
     """Read the installed entry points again (after ``pip install`` in a running process).
 
     Runtime registrations are kept; ``SCRATCHNET_DISABLE_PLUGINS`` is read again.
+
+    >>> import scratchnet_core as sn
+    >>> sn.refresh()
+    >>> "relu" in sn.get_activation_functions()
+    True
     """
     global _REGISTRIES
     old = _REGISTRIES

@@ -134,7 +134,15 @@ def _plugins_used(model: Model) -> list[dict[str, str]]:
 
 
 def save_model(model: Model, path: PathLike) -> None:
-    """Write ``model`` to ``path`` atomically (see the module docstring for the format)."""
+    """Write ``model`` to ``path`` atomically (see the module docstring for the format).
+
+    >>> import os, tempfile, scratchnet_core as sn
+    >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse")
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+    >>> save_model(model, path)  # the same as model.save(path)
+    >>> load_model(path).layers
+    [Linear(2, 1)]
+    """
     from . import __version__
 
     target = Path(os.fspath(path))
@@ -359,7 +367,15 @@ def _missing_plugin(exc: PluginNotFoundError, header: Mapping[str, Any]) -> Miss
 
 
 def load_model(path: PathLike) -> Model:
-    """Read a model written by :func:`save_model`; no code from the file is ever run."""
+    """Read a model written by :func:`save_model`; no code from the file is ever run.
+
+    >>> import os, tempfile, scratchnet_core as sn
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
+    >>> sn.Model([sn.get_layers()["linear"](2, 1, "sigmoid")], "bce", "adam").save(path)
+    >>> model = load_model(path)  # the same as sn.Model.load(path)
+    >>> type(model.optimizer).__name__, model.dtype
+    ('Adam', dtype('float32'))
+    """
     from .components import build_component
     from .model import Model
 

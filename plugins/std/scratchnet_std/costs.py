@@ -47,6 +47,18 @@ def _weighted_sum(weights: Array, logp: Array) -> Array:
     return np.sum(np.where(weights != 0, weights * logp, 0))
 
 
+def _probabilities(cost: str, y_pred: Array, output: str) -> None:
+    """Cross-entropies take probabilities; raw scores would make ``log`` NaN and look like a
+    divergence. (NaN predictions pass: that *is* a divergence, and fit reports it.)"""
+    low, high = y_pred.min(), y_pred.max()
+    if low < 0 or high > 1:
+        raise DataError(
+            f"{cost}: predictions must be probabilities in [0, 1], got values from {low} to "
+            f"{high}; end the model with a {output} activation (or use a cost for raw scores, "
+            "such as mse)"
+        )
+
+
 def _clamped_log(p: Array) -> Array:
     with np.errstate(divide="ignore"):
         return np.maximum(np.log(p), _LOG_FLOOR)
@@ -85,6 +97,7 @@ class BinaryCrossEntropy(CostFunction):
     def loss(self, y_pred: Array, y_true: Array) -> float:
         _same_shape("binary_cross_entropy", y_pred, y_true)
         _binary_targets(y_true)
+        _probabilities("binary_cross_entropy", y_pred, "sigmoid")
         with _quiet():
             ll = y_true * _clamped_log(y_pred) + (1 - y_true) * _clamped_log(1 - y_pred)
             return float(-np.mean(ll))
@@ -92,6 +105,7 @@ class BinaryCrossEntropy(CostFunction):
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
         _same_shape("binary_cross_entropy", y_pred, y_true)
         _binary_targets(y_true)
+        _probabilities("binary_cross_entropy", y_pred, "sigmoid")
         with _quiet():
             denom = np.maximum(y_pred * (1 - y_pred), _GRAD_EPS)
             return (y_pred - y_true) / denom / y_pred.size
@@ -165,6 +179,7 @@ class CategoricalCrossEntropy(CostFunction):
 
     def loss(self, y_pred: Array, y_true: Array) -> float:
         self._check(y_pred, y_true)
+        _probabilities("categorical_cross_entropy", y_pred, "softmax")
         n = y_pred.shape[0]
         with _quiet():
             if y_true.ndim == 1:
@@ -173,6 +188,7 @@ class CategoricalCrossEntropy(CostFunction):
 
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
         self._check(y_pred, y_true)
+        _probabilities("categorical_cross_entropy", y_pred, "softmax")
         n = y_pred.shape[0]
         if y_true.ndim == 1:
             grad = np.zeros_like(y_pred)

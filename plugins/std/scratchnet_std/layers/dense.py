@@ -32,6 +32,8 @@ class Linear(Layer):
         No bias when false; an initializer registry name overriding the activation's choice;
         ``float32`` (default) or ``float64``.
 
+    Examples
+    --------
     >>> import numpy as np, scratchnet_core as sn
     >>> layer = Linear(3, 2, "relu")
     >>> layer.forward(np.ones((4, 3), dtype=np.float32)).shape
