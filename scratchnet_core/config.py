@@ -201,7 +201,7 @@ def load_config(path: str | Path) -> _Config:
     >>> load_config(path)
     Traceback (most recent call last):
     ...
-    scratchnet_core.errors.ConfigurationError: ...bad.toml:3: data.samples: must be an integer, got str 'many'
+    scratchnet_core.errors.ConfigurationError: ...bad.toml:3: data.samples: must be an integer...
     """
     path = Path(path)
     try:

@@ -108,8 +108,11 @@ class PluginLoadError(ScratchnetError, ImportError):
     Examples
     --------
     >>> import scratchnet_core as sn
-    >>> print(sn.PluginLoadError("layers", "fancy", "fancy_pkg:Fancy", "fancy-pkg", "ModuleNotFoundError: No module named 'fancy_pkg'"))
-    could not load layers plugin 'fancy' = 'fancy_pkg:Fancy' from distribution 'fancy-pkg': ModuleNotFoundError: No module named 'fancy_pkg'
+    >>> exc = sn.PluginLoadError(
+    ...     "layers", "fancy", "fancy_pkg:Fancy", "fancy-pkg", "ModuleNotFoundError: ..."
+    ... )
+    >>> print(exc)
+    could not load layers plugin 'fancy' = 'fancy_pkg:Fancy' from distribution 'fancy-pkg': ...
     """
 
     def __init__(self, kind: str, name: str, value: str, distribution: str | None, cause: str):
@@ -134,7 +137,7 @@ class InterfaceError(ScratchnetError, TypeError):
     >>> sn.register("layers", "half")(Half)
     Traceback (most recent call last):
     ...
-    scratchnet_core.errors.InterfaceError: cannot register 'half' as layers: Half leaves abstract methods unimplemented: backward
+    scratchnet_core.errors.InterfaceError: cannot register 'half' as layers: ...: backward
     """
 
 
@@ -145,7 +148,7 @@ class PluginConflictError(ScratchnetError, LookupError):
     --------
     >>> import scratchnet_core as sn
     >>> print(sn.PluginConflictError("activations", "relu", ["scratchnet-std", "acme"]))
-    activations name 'relu' is offered by 2 distributions (scratchnet-std, acme); choose one with a qualified name: 'scratchnet-std:relu', 'acme:relu'
+    activations name 'relu' is offered by 2 distributions (scratchnet-std, acme); choose ...
     """
 
     def __init__(self, kind: str, name: str, distributions: Sequence[str]):
@@ -172,7 +175,7 @@ class ShapeError(ScratchnetError, ValueError):
     >>> model.predict(np.zeros((5, 4)))
     Traceback (most recent call last):
     ...
-    scratchnet_core.errors.ShapeError: layer 0 (Linear(3, 2)): expected input (N, 3), got shape (N, 4)
+    scratchnet_core.errors.ShapeError: layer 0 (Linear(3, 2)): expected input (N, 3), got ...(N, 4)
     """
 
     def __init__(
@@ -265,7 +268,7 @@ class MissingPluginError(PluginNotFoundError, ModelFileError):
     Examples
     --------
     >>> import scratchnet_core as sn
-    >>> exc = sn.MissingPluginError("optimizers", "lion", ["adam", "sgd"], hint="pip install lion-plugin")
+    >>> exc = sn.MissingPluginError("optimizers", "lion", ["adam"], hint="pip install lion")
     >>> isinstance(exc, sn.ModelFileError), isinstance(exc, sn.PluginNotFoundError)
     (True, True)
     """
@@ -278,7 +281,7 @@ class TrainingDivergedError(ScratchnetError, FloatingPointError):
     --------
     >>> import scratchnet_core as sn
     >>> print(sn.TrainingDivergedError(epoch=3, batch=7, loss=float("nan")))
-    training diverged at epoch 3, batch 7: loss is nan; the weights were left at their last finite values (try a smaller learning rate)
+    training diverged at epoch 3, batch 7: loss is nan; the weights were left at ...
     """
 
     def __init__(self, epoch: int, batch: int, loss: float, restored: str | None = None):

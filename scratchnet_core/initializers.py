@@ -49,7 +49,7 @@ def placeholder_weights(max_elements: int) -> Iterator[None]:
     ...     initialize_weights((100, 100), "relu")
     Traceback (most recent call last):
     ...
-    scratchnet_core.errors.ConfigurationError: the architecture declares more than 10 parameter and buffer values, more than the model file stores
+    scratchnet_core.errors.ConfigurationError: the architecture declares more than 10 ...
     """
     token = _PLACEHOLDER.set(_Budget(max_elements))
     try:

@@ -133,7 +133,8 @@ class CostFunction(Component):
     --------
     >>> import numpy as np, scratchnet_core as sn
     >>> mse = sn.get_cost_functions()["mse"]()
-    >>> mse.loss(np.zeros((2, 1)), np.ones((2, 1))), mse.gradient(np.zeros((2, 1)), np.ones((2, 1))).ravel()
+    >>> y_pred, y_true = np.zeros((2, 1)), np.ones((2, 1))
+    >>> mse.loss(y_pred, y_true), mse.gradient(y_pred, y_true).ravel()
     (1.0, array([-1., -1.]))
     """
 

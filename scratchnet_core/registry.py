@@ -66,7 +66,8 @@ class PluginRecord(NamedTuple):
     """One entry point, as found: nothing imported yet.
 
     >>> from scratchnet_core.registry import PluginRecord
-    >>> PluginRecord("layers", "linear", "scratchnet_std.layers.dense:Linear", "scratchnet-std", "0.1.0").name
+    >>> value = "scratchnet_std.layers.dense:Linear"
+    >>> PluginRecord("layers", "linear", value, "scratchnet-std", "0.1.0").name
     'linear'
     """
 
@@ -148,7 +149,10 @@ def hide_disabled(
     """Split records into (kept, hidden) by name, ``kind:name`` or distribution.
 
     >>> from scratchnet_core.registry import PluginRecord, hide_disabled
-    >>> records = [PluginRecord("layers", "a", "m:A", "dist-one", "1"), PluginRecord("layers", "b", "m:B", "dist-two", "1")]
+    >>> records = [
+    ...     PluginRecord("layers", "a", "m:A", "dist-one", "1"),
+    ...     PluginRecord("layers", "b", "m:B", "dist-two", "1"),
+    ... ]
     >>> kept, hidden = hide_disabled(records, frozenset({"dist-two"}))
     >>> [r.name for r in kept], [r.name for r in hidden]
     (['a'], ['b'])
