@@ -77,7 +77,11 @@ def assert_gradients_close(
     analytic: Array, numeric: Array, what: str, rtol: float = GRAD_RTOL, atol: float = GRAD_ATOL
 ) -> float:
     """Assert ``analytic`` matches ``numeric`` (relative error within ``rtol``, or absolute
-    difference within ``atol``); returns the relative error."""
+    difference within ``atol``); returns the relative error.
+
+    >>> assert_gradients_close(np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-9]), "dL/dx") < 1e-6
+    True
+    """
     if analytic.shape != numeric.shape:
         raise AssertionError(
             f"{what}: gradient shape {analytic.shape} differs from the input's {numeric.shape}"
@@ -99,7 +103,13 @@ def assert_gradients_close(
 def check_activation_gradient(
     activation: ActivationFunction, z: Array, *, seed: int = 0, rtol: float = GRAD_RTOL
 ) -> float:
-    """``activation.backward`` against finite differences of ``sum(forward(z) * g)``."""
+    """``activation.backward`` against finite differences of ``sum(forward(z) * g)``.
+
+    >>> import scratchnet_core as sn
+    >>> tanh = sn.get_activation_functions()["tanh"]()
+    >>> check_activation_gradient(tanh, np.linspace(-2, 2, 7)) < 1e-8
+    True
+    """
     z = np.array(z, dtype=np.float64)
     g = np.random.default_rng(seed + 1).standard_normal(z.shape)  # not the inputs' stream
     activation.forward(z)
@@ -116,7 +126,13 @@ def check_cost_gradient(
     logits: bool = False,
     rtol: float = GRAD_RTOL,
 ) -> float:
-    """``cost.gradient`` (or, with ``logits``, the fused gradient) against finite differences."""
+    """``cost.gradient`` (or, with ``logits``, the fused gradient) against finite differences.
+
+    >>> import scratchnet_core as sn
+    >>> mse = sn.get_cost_functions()["mse"]()
+    >>> check_cost_gradient(mse, np.array([[0.2, 0.9]]), np.array([[0.0, 1.0]])) < 1e-8
+    True
+    """
     y_pred = np.array(y_pred, dtype=np.float64)
     name = type(cost).__name__
     if logits:
@@ -143,6 +159,12 @@ def check_layer_gradients(
 
     The scalar checked is ``sum(layer.forward(x, training=True) * g)`` for a fixed random
     ``g``. Returns the relative error of each gradient, keyed ``"x"`` and parameter names.
+
+    >>> import scratchnet_core as sn
+    >>> layer = sn.get_layers()["linear"](3, 2, "tanh")
+    >>> errors = check_layer_gradients(layer, np.random.default_rng(0).normal(size=(4, 3)))
+    >>> sorted(errors), max(errors.values()) < 1e-6
+    (['bias', 'weight', 'x'], True)
     """
     layer.to(np.float64)
     x = np.array(x, dtype=np.float64)
@@ -185,7 +207,11 @@ def _config_round_trip(component: Any) -> Any:
 def check_activation(
     activation: ActivationFunction, shape: Sequence[int] = (4, 5), *, seed: int = 0
 ) -> None:
-    """Conformance of an activation: gradient (float64), dtype and shape kept, config."""
+    """Conformance of an activation: gradient (float64), dtype and shape kept, config.
+
+    >>> import scratchnet_core as sn
+    >>> check_activation(sn.get_activation_functions()["sigmoid"]())  # passes silently
+    """
     rng = np.random.default_rng(seed)
     z = rng.standard_normal(tuple(shape)) * 2
     z[np.abs(z) < 1e-3] = 0.5  # stay off kinks such as relu's at 0
@@ -207,7 +233,12 @@ def check_cost(
     *,
     logits: Array | None = None,
 ) -> None:
-    """Conformance of a cost: float loss, gradient (float64), fused gradient, config."""
+    """Conformance of a cost: float loss, gradient (float64), fused gradient, config.
+
+    >>> import scratchnet_core as sn
+    >>> p, y = np.array([[0.3, 0.7]]), np.array([[0.0, 1.0]])
+    >>> check_cost(sn.get_cost_functions()["bce"](), p, y, logits=np.array([[-1.0, 2.0]]))
+    """
     loss = cost.loss(np.asarray(y_pred, dtype=np.float64), y_true)
     if not isinstance(loss, float):
         raise AssertionError(f"{type(cost).__name__}.loss returned {type(loss).__name__}")
@@ -230,6 +261,10 @@ def check_layer(
     Checks: gradients in float64; float32 in, float32 out; ``output_shape`` agrees with
     ``forward``; ``parameters()``/``gradients()`` keys agree; config round trip; and, given
     ``bad_input_shape``, that such input raises :class:`ShapeError`.
+
+    >>> import scratchnet_core as sn
+    >>> linear = sn.get_layers()["linear"]
+    >>> check_layer(lambda dtype: linear(4, 3, "relu", dtype=dtype), (4,), bad_input_shape=(5,))
     """
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((batch, *input_shape))
@@ -266,6 +301,9 @@ def check_optimizer(
 
     Two copies run ``steps`` steps; one is rebuilt from ``get_config()`` and
     ``state_dict()`` halfway; both must end bit-identical.
+
+    >>> import scratchnet_core as sn
+    >>> check_optimizer(lambda: sn.get_optimizers()["adam"](lr=0.1))
     """
     rng = np.random.default_rng(seed)
     target = {"w": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
@@ -345,7 +383,11 @@ def _check_conv_gradients(
 def check_conv_backend(backend: Any, *, seed: int = 0) -> None:
     """Conformance of a convolution backend: forward against the definition in 1, 2 and 3
     dimensions with stride, padding and dilation; gradients in float64; float32 kept;
-    a channel mismatch raises :class:`ShapeError`."""
+    a channel mismatch raises :class:`ShapeError`.
+
+    >>> import scratchnet_core as sn
+    >>> check_conv_backend(sn.get_conv_backends()["direct"]())
+    """
     rng = np.random.default_rng(seed)
     name = type(backend).__name__
     cases = [
@@ -375,7 +417,11 @@ def check_conv_backend(backend: Any, *, seed: int = 0) -> None:
 
 
 def check_initializer(init: Callable[..., Array], *, seed: int = 0) -> None:
-    """An initializer returns finite values of the requested shape."""
+    """An initializer returns finite values of the requested shape.
+
+    >>> import scratchnet_core as sn
+    >>> check_initializer(sn.get_initializers()["he_normal"])
+    """
     for shape in ((5, 4), (3, 2, 3, 3)):
         fan_in = shape[0] if len(shape) == 2 else shape[1] * 9
         fan_out = shape[1] if len(shape) == 2 else shape[0] * 9
@@ -388,7 +434,11 @@ def check_initializer(init: Callable[..., Array], *, seed: int = 0) -> None:
 
 
 class CheckResult(NamedTuple):
-    """The outcome of the kit on one component: ``status`` is ``ok``, ``failed`` or ``skipped``."""
+    """The outcome of the kit on one component: ``status`` is ``ok``, ``failed`` or ``skipped``.
+
+    >>> CheckResult("activations", "relu", "ok")
+    CheckResult(kind='activations', name='relu', status='ok', detail='')
+    """
 
     kind: str
     name: str
@@ -409,6 +459,9 @@ def check_component(kind: str, name: str, seed: int = 0, **options: Any) -> None
 
     Layers are built from their class's ``conformance`` example (or ``options``:
     ``args``, ``kwargs``, ``input_shape``, ``bad_input_shape``).
+
+    >>> check_component("layers", "linear")  # built from Linear.conformance
+    >>> check_component("activations", "leaky_relu", kwargs={"negative_slope": 0.2})
     """
     from .registry import get_registry
 
@@ -459,7 +512,11 @@ def _instantiable(registry: Any) -> list[tuple[str, Any]]:
 
 def run_checks(names: Sequence[str] = (), seed: int = 0) -> list[CheckResult]:
     """The kit over installed components (all, or those whose registry name is in ``names``;
-    ``kind:name`` narrows to one kind). Aliases of one object are checked once."""
+    ``kind:name`` narrows to one kind). Aliases of one object are checked once.
+
+    >>> [r.status for r in run_checks(["relu", "costs:mse"])]
+    ['ok', 'ok']
+    """
     from .registry import KINDS, get_registry
 
     wanted = [n.lower() for n in names]

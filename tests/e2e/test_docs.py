@@ -22,4 +22,5 @@ def test_python_blocks_run(
     if page.name == "README.md":
         assert blocks, "README.md has no python block"
         out = capsys.readouterr().out
-        assert "relu" in out and "'loss'" in out
+        accuracy, backends = out.split(" ", 1)
+        assert float(accuracy) > 0.9 and "fft" in backends

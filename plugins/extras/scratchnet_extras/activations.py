@@ -31,7 +31,13 @@ def _sigmoid(z: Array) -> Array:
 
 class GELU(ActivationFunction):
     """``z * Phi(z)`` with ``Phi`` the standard normal CDF (``approximate="none"``), or the
-    tanh approximation (``approximate="tanh"``), as ``torch.nn.GELU``."""
+    tanh approximation (``approximate="tanh"``), as ``torch.nn.GELU``.
+
+    Examples
+    --------
+    >>> GELU().forward(np.array([-1.0, 0.0, 1.0])).round(4)
+    array([-0.1587,  0.    ,  0.8413])
+    """
 
     initializer = "he_normal"
 
@@ -67,7 +73,11 @@ class GELU(ActivationFunction):
 
 
 class SiLU(ActivationFunction):
-    """``z * sigmoid(z)`` (registered as ``silu`` and ``swish``)."""
+    """``z * sigmoid(z)`` (registered as ``silu`` and ``swish``).
+
+    >>> SiLU().forward(np.array([0.0, 1.0])).round(4)
+    array([0.    , 0.7311])
+    """
 
     initializer = "he_normal"
 
@@ -82,7 +92,13 @@ class SiLU(ActivationFunction):
 
 
 class ELU(ActivationFunction):
-    """``z`` for ``z > 0``, ``alpha (exp(z) - 1)`` otherwise."""
+    """``z`` for ``z > 0``, ``alpha (exp(z) - 1)`` otherwise.
+
+    Examples
+    --------
+    >>> ELU(alpha=1.0).forward(np.array([-1.0, 2.0])).round(4)
+    array([-0.6321,  2.    ])
+    """
 
     initializer = "he_normal"
 
@@ -102,7 +118,13 @@ class ELU(ActivationFunction):
 
 
 class Softplus(ActivationFunction):
-    """``log(1 + exp(beta z)) / beta``, linear where ``beta z > threshold`` (PyTorch)."""
+    """``log(1 + exp(beta z)) / beta``, linear where ``beta z > threshold`` (PyTorch).
+
+    Examples
+    --------
+    >>> Softplus().forward(np.array([0.0, 100.0])).round(4)
+    array([  0.6931, 100.    ])
+    """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         self.beta = _number("softplus", "beta", beta, positive=True)

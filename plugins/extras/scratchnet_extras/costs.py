@@ -25,7 +25,14 @@ _NAME = "label_smoothing_cross_entropy"
 
 class Huber(CostFunction):
     """``0.5 d^2`` where ``|d| <= delta``, ``delta (|d| - 0.5 delta)`` beyond; mean over all
-    elements (``torch.nn.HuberLoss``)."""
+    elements (``torch.nn.HuberLoss``).
+
+    Examples
+    --------
+    >>> huber = Huber(delta=1.0)
+    >>> huber.loss(np.array([[0.5], [3.0]]), np.zeros((2, 1)))  # (0.125 + 2.5) / 2
+    1.3125
+    """
 
     def __init__(self, delta: float = 1.0) -> None:
         if (
@@ -63,6 +70,12 @@ class LabelSmoothingCrossEntropy(CostFunction):
     """Categorical cross-entropy against ``(1 - label_smoothing) y + label_smoothing / C``
     (``torch.nn.CrossEntropyLoss(label_smoothing=...)``). Targets one-hot ``(N, C)`` or class
     indices ``(N,)``; fuses with a ``softmax`` output, as the standard cross-entropy does.
+
+    Examples
+    --------
+    >>> cost = LabelSmoothingCrossEntropy(0.1)
+    >>> round(cost.loss(np.array([[0.5, 0.5]]), np.array([0])), 4)  # -log(0.5)
+    0.6931
     """
 
     accepts_class_indices = True

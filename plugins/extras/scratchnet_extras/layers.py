@@ -65,6 +65,15 @@ class Dropout(Layer):
     from scratchnet's generator when not given) and ``step`` are part of the config, so a
     saved model resumes the same sequence of masks. Setting ``rng`` to a generator makes
     every mask come from it instead (the conformance kit does, to check gradients).
+
+    Examples
+    --------
+    >>> layer = Dropout(0.5, seed=0)
+    >>> x = np.ones((2, 6))
+    >>> bool((layer.forward(x) == x).all())  # inference: the identity
+    True
+    >>> sorted(set(layer.forward(x, training=True).ravel().tolist()))  # dropped or doubled
+    [0.0, 2.0]
     """
 
     conformance = {"args": [0.3], "input_shape": [4, 3]}
@@ -227,7 +236,13 @@ class _BatchNorm(Layer):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm over ``(N, C)`` or ``(N, C, L)`` (registered as ``batch_norm``)."""
+    """Batch norm over ``(N, C)`` or ``(N, C, L)`` (registered as ``batch_norm``).
+
+    >>> x = np.random.default_rng(0).normal(5.0, 2.0, (64, 3))
+    >>> y = BatchNorm1d(3, dtype="float64").forward(x, training=True)
+    >>> y.mean(axis=0).round(6) + 0, y.std(axis=0).round(3)
+    (array([0., 0., 0.]), array([1., 1., 1.]))
+    """
 
     ranks = (2, 3)
     layout = "(N, C) or (N, C, L)"
@@ -235,7 +250,13 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch norm over ``(N, C, H, W)``."""
+    """Batch norm over ``(N, C, H, W)``.
+
+    >>> bn = BatchNorm2d(2, momentum=1.0, dtype="float64")
+    >>> _ = bn.forward(np.full((4, 2, 3, 3), 7.0), training=True)
+    >>> bn.buffers()["running_mean"]
+    array([7., 7.])
+    """
 
     ranks = (4,)
     layout = "(N, C, H, W)"
@@ -244,7 +265,14 @@ class BatchNorm2d(_BatchNorm):
 
 class LayerNorm(Layer):
     """Normalise over the last ``len(normalized_shape)`` axes of each sample, then scale and
-    shift elementwise (``weight``, ``bias`` of ``normalized_shape``), as ``torch.nn.LayerNorm``."""
+    shift elementwise (``weight``, ``bias`` of ``normalized_shape``), as ``torch.nn.LayerNorm``.
+
+    Examples
+    --------
+    >>> y = LayerNorm(4, dtype="float64").forward(np.array([[1.0, 2.0, 3.0, 4.0]]))
+    >>> y.round(4)
+    array([[-1.3416, -0.4472,  0.4472,  1.3416]])
+    """
 
     conformance = {"args": [[3, 4]], "input_shape": [2, 3, 4], "bad_input_shape": [2, 4, 3]}
 

@@ -15,7 +15,17 @@ __all__ = ["NAdam"]
 
 class NAdam(Optimizer):
     """NAdam (Dozat) with PyTorch's momentum schedule
-    ``mu_t = beta1 (1 - 0.5 * 0.96 ** (t * momentum_decay))``."""
+    ``mu_t = beta1 (1 - 0.5 * 0.96 ** (t * momentum_decay))``.
+
+    Examples
+    --------
+    >>> p = {"w": np.array([1.0])}
+    >>> opt = NAdam(lr=0.1)
+    >>> for _ in range(3):
+    ...     opt.step(p, {"w": np.array([1.0])})
+    >>> bool(p["w"][0] < 1.0), opt.iterations
+    (True, 3)
+    """
 
     def __init__(
         self,

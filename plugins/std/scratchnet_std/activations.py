@@ -21,7 +21,11 @@ __all__ = ["Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh", "sigmo
 
 
 class Identity(ActivationFunction):
-    """``f(z) = z`` (registered as ``identity`` and ``linear``)."""
+    """``f(z) = z`` (registered as ``identity`` and ``linear``).
+
+    >>> Identity().forward(np.array([-2.0, 3.0]))
+    array([-2.,  3.])
+    """
 
     def forward(self, z: Array) -> Array:
         return z
@@ -48,7 +52,11 @@ class ReLU(ActivationFunction):
 
 
 class LeakyReLU(ActivationFunction):
-    """``f(z) = z`` for ``z > 0``, ``negative_slope * z`` otherwise; He initialisation."""
+    """``f(z) = z`` for ``z > 0``, ``negative_slope * z`` otherwise; He initialisation.
+
+    >>> LeakyReLU(0.1).forward(np.array([-2.0, 3.0]))
+    array([-0.2,  3. ])
+    """
 
     initializer = "he_normal"
 
@@ -75,7 +83,11 @@ class LeakyReLU(ActivationFunction):
 
 
 def sigmoid(z: Array) -> Array:
-    """The logistic function, computed without overflow for any finite ``z``."""
+    """The logistic function, computed without overflow for any finite ``z``.
+
+    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
+    array([0. , 0.5, 1. ])
+    """
     e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
     return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
@@ -97,7 +109,12 @@ class Sigmoid(ActivationFunction):
 
 
 class Tanh(ActivationFunction):
-    """``f(z) = tanh(z)``; Glorot initialisation."""
+    """``f(z) = tanh(z)``; Glorot initialisation.
+
+    >>> act = Tanh()
+    >>> act.forward(np.array([0.0])), act.backward(np.array([1.0]))
+    (array([0.]), array([1.]))
+    """
 
     def forward(self, z: Array) -> Array:
         self._out = np.tanh(z)

@@ -80,6 +80,16 @@ class EarlyStopping:
 
     With ``restore_best_weights`` the model ends training with the weights of its best epoch
     (whether it stopped early or ran out of epochs).
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> X = np.random.default_rng(0).normal(size=(40, 2)); Y = (X[:, 0] > 0).astype(int)
+    >>> model = sn.Model([sn.get_layers()["linear"](2, 1, "sigmoid")], "bce", "adam")
+    >>> stop = EarlyStopping(monitor="loss", patience=2, restore_best_weights=True)
+    >>> history = model.fit(X, Y, epochs=500, verbose=0, callbacks=[stop])
+    >>> len(history.epoch) < 500 or stop.stopped_epoch is None
+    True
     """
 
     def __init__(
@@ -133,6 +143,17 @@ class ModelCheckpoint:
     ``path`` may hold ``{epoch}`` and metric names as format fields
     (``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``; ``epoch`` counts from 1). Weights that are not
     all finite are never written: a good file is never replaced by a diverged model.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, scratchnet_core as sn
+    >>> folder = tempfile.mkdtemp()
+    >>> X = np.zeros((8, 2)); Y = np.zeros(8, dtype=int)
+    >>> model = sn.Model([sn.get_layers()["linear"](2, 1, "sigmoid")], "bce")
+    >>> ckpt = ModelCheckpoint(os.path.join(folder, "e{epoch}.npz"), monitor="loss")
+    >>> _ = model.fit(X, Y, epochs=2, verbose=0, callbacks=[ckpt])
+    >>> [os.path.basename(p) for p in ckpt.saved]
+    ['e1.npz', 'e2.npz']
     """
 
     def __init__(
@@ -172,7 +193,11 @@ class ModelCheckpoint:
 
 
 class StepLR:
-    """``lr = base_lr * gamma ** (epoch // step_size)`` (PyTorch's ``StepLR``)."""
+    """``lr = base_lr * gamma ** (epoch // step_size)`` (PyTorch's ``StepLR``).
+
+    >>> [StepLR(step_size=2, gamma=0.5)(epoch, 1.0) for epoch in range(5)]
+    [1.0, 1.0, 0.5, 0.5, 0.25]
+    """
 
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
         self.step_size = positive_int("StepLR", "step_size", step_size)
@@ -183,7 +208,11 @@ class StepLR:
 
 
 class ExponentialLR:
-    """``lr = base_lr * gamma ** epoch`` (PyTorch's ``ExponentialLR``)."""
+    """``lr = base_lr * gamma ** epoch`` (PyTorch's ``ExponentialLR``).
+
+    >>> ExponentialLR(gamma=0.5)(3, 1.0)
+    0.125
+    """
 
     def __init__(self, gamma: float) -> None:
         self.gamma = real_in_range("ExponentialLR", "gamma", gamma, 0.0, math.inf)
@@ -194,7 +223,12 @@ class ExponentialLR:
 
 class CosineAnnealingLR:
     """``lr = eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2`` (PyTorch's
-    closed form; after ``T_max`` it rises again, as there)."""
+    closed form; after ``T_max`` it rises again, as there).
+
+    >>> schedule = CosineAnnealingLR(T_max=10)
+    >>> schedule(0, 0.1), round(schedule(5, 0.1), 6), round(schedule(10, 0.1), 6)
+    (0.1, 0.05, 0.0)
+    """
 
     def __init__(self, T_max: int, eta_min: float = 0.0) -> None:
         self.T_max = positive_int("CosineAnnealingLR", "T_max", T_max)
@@ -211,6 +245,15 @@ class LearningRateScheduler:
     ``base_lr`` is the optimizer's ``lr`` when training starts. The schedule depends on the
     epoch number alone, so a run resumed with ``initial_epoch`` continues it exactly. The
     epoch's rate is logged as ``lr``.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse", sn.get_optimizers()["sgd"](0.4))
+    >>> history = model.fit(np.zeros((4, 2)), np.zeros(4), epochs=3, verbose=0,
+    ...                     callbacks=[LearningRateScheduler(StepLR(1, 0.5))])
+    >>> history["lr"]
+    [0.4, 0.2, 0.1]
     """
 
     def __init__(self, schedule: Callable[[int, float], float]) -> None:
@@ -243,7 +286,19 @@ class LearningRateScheduler:
 
 
 class CSVLogger:
-    """Write one CSV row per epoch: ``epoch`` then every logged metric."""
+    """Write one CSV row per epoch: ``epoch`` then every logged metric.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, scratchnet_core as sn
+    >>> path = os.path.join(tempfile.mkdtemp(), "log.csv")
+    >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse")
+    >>> X, Y = np.zeros((4, 2)), np.zeros(4)
+    >>> _ = model.fit(X, Y, epochs=2, verbose=0, callbacks=[CSVLogger(path)])
+    >>> from pathlib import Path
+    >>> Path(path).read_text().splitlines()[0]
+    'epoch,loss'
+    """
 
     def __init__(self, path: str | Path, append: bool = False) -> None:
         self.path = Path(path)

@@ -125,6 +125,11 @@ class Adam(_Buffered):
 
     ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
     ``p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``.
+
+    >>> p = {"w": np.array([1.0, -1.0])}
+    >>> Adam(lr=0.1).step(p, {"w": np.array([0.3, -5.0])})  # first step: lr * sign(g)
+    >>> p["w"]
+    array([ 0.9, -0.9])
     """
 
     buffer_names = ("exp_avg", "exp_avg_sq")
@@ -183,7 +188,13 @@ class Adam(_Buffered):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter), as ``torch.optim.AdamW``:
-    ``p *= 1 - lr * weight_decay`` before the Adam step; default ``weight_decay=0.01``."""
+    ``p *= 1 - lr * weight_decay`` before the Adam step; default ``weight_decay=0.01``.
+
+    >>> p = {"w": np.array([1.0])}
+    >>> AdamW(lr=0.1, weight_decay=0.5).step(p, {"w": np.array([0.0])})
+    >>> p["w"]  # decayed by lr * weight_decay, whatever the gradient
+    array([0.95])
+    """
 
     decoupled = True
 
@@ -198,7 +209,13 @@ class AdamW(Adam):
 
 
 class RMSprop(_Buffered):
-    """RMSprop, as ``torch.optim.RMSprop`` (``alpha``, ``eps``, ``momentum``, ``centered``)."""
+    """RMSprop, as ``torch.optim.RMSprop`` (``alpha``, ``eps``, ``momentum``, ``centered``).
+
+    >>> p = {"w": np.array([0.0])}
+    >>> RMSprop(lr=0.1, alpha=0.75, eps=0.0).step(p, {"w": np.array([2.0])})
+    >>> p["w"]  # lr * g / sqrt((1 - alpha) g^2)
+    array([-0.2])
+    """
 
     buffer_names = ("square_avg", "grad_avg", "momentum_buffer")
 
@@ -259,7 +276,14 @@ class RMSprop(_Buffered):
 
 class Adagrad(_Buffered):
     """Adagrad, as ``torch.optim.Adagrad``: ``sum += g^2``,
-    ``p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps)``."""
+    ``p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps)``.
+
+    >>> p = {"w": np.array([0.0])}
+    >>> opt = Adagrad(lr=0.1, eps=0.0)
+    >>> opt.step(p, {"w": np.array([3.0])}); opt.step(p, {"w": np.array([4.0])})
+    >>> p["w"].round(4)  # -0.1 * (3/3 + 4/5)
+    array([-0.18])
+    """
 
     buffer_names = ("sum",)
 

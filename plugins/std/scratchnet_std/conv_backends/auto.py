@@ -48,7 +48,14 @@ def features(g: ConvGeometry) -> dict[str, float]:
 
 
 def estimate_ms(g: ConvGeometry) -> dict[str, float]:
-    """Predicted milliseconds of forward + backward for ``direct`` and ``fft``."""
+    """Predicted milliseconds of forward + backward for ``direct`` and ``fft``.
+
+    >>> from scratchnet_std.conv_backends._common import ConvGeometry
+    >>> g = ConvGeometry((16, 8, 64, 64), (16, 8, 11, 11), (1, 1), (0, 0), (1, 1), "doc")
+    >>> estimates = estimate_ms(g)
+    >>> estimates["fft"] < estimates["direct"]
+    True
+    """
     f = features(g)
     return {
         "direct": DIRECT[0] * f["gemm_flops"] + DIRECT[1] * f["im2col"] + DIRECT[2],
@@ -57,7 +64,16 @@ def estimate_ms(g: ConvGeometry) -> dict[str, float]:
 
 
 class Auto(ConvBackend):
-    """Delegates each call to ``fft`` or ``direct`` by the cost model (cached per shape)."""
+    """Delegates each call to ``fft`` or ``direct`` by the cost model (cached per shape).
+
+    Examples
+    --------
+    >>> auto = Auto()
+    >>> auto.choice_for((32, 16, 28, 28), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1))
+    'direct'
+    >>> auto.choice_for((16, 8, 64, 64), (16, 8, 11, 11), (1, 1), (0, 0), (1, 1))
+    'fft'
+    """
 
     def __init__(self) -> None:
         self._backends: dict[str, ConvBackend] = {"direct": Direct(), "fft": FFT()}

@@ -38,6 +38,15 @@ def im2col(xp: Array, g: ConvGeometry) -> Array:
 
     Row ``c * K + t`` holds what kernel tap ``t`` of channel ``c`` sees at every output
     position of every sample.
+
+    >>> from scratchnet_std.conv_backends._common import ConvGeometry
+    >>> x = np.arange(9.0).reshape(1, 1, 3, 3)
+    >>> g = ConvGeometry(x.shape, (1, 1, 2, 2), (1, 1), (0, 0), (1, 1), "doc")
+    >>> im2col(x, g)  # rows: the 4 taps; columns: the 4 output positions
+    array([[0., 1., 3., 4.],
+           [1., 2., 4., 5.],
+           [3., 4., 6., 7.],
+           [4., 5., 7., 8.]])
     """
     cols = np.empty((g.in_channels, g.kernel_size, g.batch, *g.out), dtype=xp.dtype)
     xt = _channels_first(xp)
@@ -47,7 +56,15 @@ def im2col(xp: Array, g: ConvGeometry) -> Array:
 
 
 class Direct(ConvBackend):
-    """im2col + GEMM. Fast for small kernels; memory ``C_in * K * N * P`` floats."""
+    """im2col + GEMM. Fast for small kernels; memory ``C_in * K * N * P`` floats.
+
+    Examples
+    --------
+    >>> x, w = np.arange(16.0).reshape(1, 1, 4, 4), np.ones((1, 1, 2, 2))
+    >>> Direct().forward(x, w, (2, 2), (0, 0), (1, 1))  # sums of 2x2 blocks
+    array([[[[10., 18.],
+             [42., 50.]]]])
+    """
 
     def __init__(self) -> None:
         self._cache: tuple[Any, ...] | None = None

@@ -39,7 +39,11 @@ _WORKERS = os.cpu_count() or 1
 
 
 def fast_length(n: int) -> int:
-    """Smallest length ``>= n`` that the real FFT transforms fast (2-3-5-smooth)."""
+    """Smallest length ``>= n`` that the real FFT transforms fast (2-3-5-smooth).
+
+    >>> fast_length(28), fast_length(97)
+    (30, 100)
+    """
     return int(sp_fft.next_fast_len(n, real=True))
 
 
@@ -81,6 +85,14 @@ class FFT(ConvBackend):
     Arrays are transformed with their spatial axes first, ``(*spatial, N, C)``, so that the
     spectrum is already a stack of ``(N, C)`` matrices, one per frequency, for the channel
     sums; no complex array is ever transposed.
+
+    Examples
+    --------
+    >>> x, w = np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3))
+    >>> FFT().forward(x, w, (1, 1), (0, 0), (1, 1)).round(6)[0, 0]
+    array([[9., 9., 9.],
+           [9., 9., 9.],
+           [9., 9., 9.]])
     """
 
     def __init__(self) -> None:

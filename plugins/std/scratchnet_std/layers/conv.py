@@ -247,7 +247,12 @@ class _ConvNd(Layer):
 
 
 class Conv1d(_ConvNd):
-    """1-d convolution: ``x: (N, C, L)``, ``weight: (C_out, C_in, k)``."""
+    """1-d convolution: ``x: (N, C, L)``, ``weight: (C_out, C_in, k)``.
+
+    >>> import numpy as np
+    >>> Conv1d(2, 4, 3, "same").forward(np.zeros((5, 2, 10), dtype=np.float32)).shape
+    (5, 4, 10)
+    """
 
     conformance = {"args": [2, 3, 3, 1, "tanh"], "input_shape": [2, 6], "bad_input_shape": [3, 6]}
     dims = 1
@@ -274,7 +279,12 @@ class Conv2d(_ConvNd):
 
 
 class Conv3d(_ConvNd):
-    """3-d convolution: ``x: (N, C, D, H, W)``, ``weight: (C_out, C_in, kd, kh, kw)``."""
+    """3-d convolution: ``x: (N, C, D, H, W)``, ``weight: (C_out, C_in, kd, kh, kw)``.
+
+    >>> import numpy as np
+    >>> Conv3d(1, 2, 3, stride=2).forward(np.zeros((1, 1, 9, 9, 9), dtype=np.float32)).shape
+    (1, 2, 4, 4, 4)
+    """
 
     conformance = {
         "args": [1, 2, 2, 0, "tanh"],

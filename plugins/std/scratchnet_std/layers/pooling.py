@@ -187,7 +187,12 @@ class _AvgPoolNd(_PoolNd):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """1-d max pooling over ``x: (N, C, L)`` (registered as ``max_pool`` and ``max_pool1d``)."""
+    """1-d max pooling over ``x: (N, C, L)`` (registered as ``max_pool`` and ``max_pool1d``).
+
+    >>> import numpy as np
+    >>> MaxPool1d(2).forward(np.array([[[1.0, 3.0, 2.0, 5.0]]]))
+    array([[[3., 5.]]])
+    """
 
     dims, registry_name = 1, "max_pool"
 
@@ -205,25 +210,47 @@ class MaxPool2d(_MaxPoolNd):
 
 
 class MaxPool3d(_MaxPoolNd):
-    """3-d max pooling over ``x: (N, C, D, H, W)``."""
+    """3-d max pooling over ``x: (N, C, D, H, W)``.
+
+    >>> import numpy as np
+    >>> MaxPool3d(2).forward(np.zeros((1, 1, 4, 4, 4))).shape
+    (1, 1, 2, 2, 2)
+    """
 
     dims, registry_name = 3, "max_pool3d"
 
 
 class AvgPool1d(_AvgPoolNd):
-    """1-d average pooling over ``x: (N, C, L)`` (registered as ``avg_pool`` and ``avg_pool1d``)."""
+    """1-d average pooling over ``x: (N, C, L)`` (registered as ``avg_pool`` and ``avg_pool1d``).
+
+    >>> import numpy as np
+    >>> AvgPool1d(2).forward(np.array([[[1.0, 3.0, 2.0, 6.0]]]))
+    array([[[2., 4.]]])
+    """
 
     dims, registry_name = 1, "avg_pool"
 
 
 class AvgPool2d(_AvgPoolNd):
-    """2-d average pooling over ``x: (N, C, H, W)``."""
+    """2-d average pooling over ``x: (N, C, H, W)``.
+
+    >>> import numpy as np
+    >>> AvgPool2d(3, stride=1, padding=1).forward(np.ones((1, 1, 3, 3)))[0, 0]  # padded zeros count
+    array([[0.44444444, 0.66666667, 0.44444444],
+           [0.66666667, 1.        , 0.66666667],
+           [0.44444444, 0.66666667, 0.44444444]])
+    """
 
     dims, registry_name = 2, "avg_pool2d"
 
 
 class AvgPool3d(_AvgPoolNd):
-    """3-d average pooling over ``x: (N, C, D, H, W)``."""
+    """3-d average pooling over ``x: (N, C, D, H, W)``.
+
+    >>> import numpy as np
+    >>> AvgPool3d(2).forward(np.ones((1, 1, 2, 2, 2)))
+    array([[[[[1.]]]]])
+    """
 
     dims, registry_name = 3, "avg_pool3d"
 
