@@ -221,6 +221,21 @@ class Layer(Component):
         May return ``None`` when ``needs_input_grad`` is false.
         """
 
+    def activate(self, z: Array) -> Array:
+        """Apply the output ``activation`` (if any) to the pre-activation ``z``, keeping ``z``
+        as ``preactivation`` for a cost that fuses with it. Call it at the end of ``forward``."""
+        if self.activation is None:
+            return z
+        self.preactivation = z
+        return self.activation.forward(z)
+
+    def backward_through_activation(self, grad: Array) -> Array | None:
+        """``backward`` for layers written as :meth:`activate` + :meth:`backward_preactivation`:
+        the activation's vector-Jacobian product, then the layer's own."""
+        if self.activation is not None:
+            grad = self.activation.backward(grad)
+        return self.backward_preactivation(grad)
+
     def backward_preactivation(self, grad_z: Array) -> Array | None:
         """Like :meth:`backward`, but ``grad_z`` is ``dL/dz`` for the pre-activation."""
         raise NotImplementedError(f"{type(self).__name__} has no output activation to bypass")

@@ -16,6 +16,7 @@ MODULES = [
     "scratchnet_core.initializers",
     "scratchnet_core.registry",
     "scratchnet_core.serialization",
+    "scratchnet_core.numerics",
     "scratchnet_core.testing",
     "scratchnet_std.activations",
     "scratchnet_std.callbacks",

@@ -10,8 +10,7 @@ from scipy.special import erf
 
 from scratchnet_core import ActivationFunction, ConfigurationError
 from scratchnet_core.interfaces import Array
-
-from ._ieee import ieee
+from scratchnet_core.numerics import ieee
 
 __all__ = ["ELU", "GELU", "SiLU", "Softplus"]
 

@@ -15,8 +15,7 @@ from scratchnet_core import (
     get_activation_functions,
 )
 from scratchnet_core.interfaces import Array
-
-from ._ieee import ieee
+from scratchnet_core.numerics import ieee
 
 __all__ = ["Huber", "LabelSmoothingCrossEntropy"]
 

@@ -12,8 +12,7 @@ from numpy.typing import DTypeLike
 
 from scratchnet_core import ConfigurationError, Layer, ShapeError, constant, get_rng
 from scratchnet_core.interfaces import Array
-
-from ._ieee import ieee
+from scratchnet_core.numerics import ieee
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "Dropout", "LayerNorm"]
 

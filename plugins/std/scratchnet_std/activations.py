@@ -14,8 +14,7 @@ import numpy as np
 
 from scratchnet_core import ActivationFunction, ConfigurationError
 from scratchnet_core.interfaces import Array
-
-from ._ieee import ieee
+from scratchnet_core.numerics import ieee
 
 __all__ = ["Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh", "sigmoid"]
 

@@ -21,9 +21,9 @@ from scratchnet_core import (
 )
 from scratchnet_core.components import build_component, component_spec
 from scratchnet_core.interfaces import Array
+from scratchnet_core.numerics import ieee
 
 from .._checks import int_tuple, positive_int
-from .._ieee import ieee
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d"]
 
@@ -179,15 +179,10 @@ class _ConvNd(Layer):
             backend.clear_cache()
         if self.use_bias:
             z += self._params["bias"].reshape(1, -1, *(1,) * self.dims)
-        if self.activation is None:
-            return z
-        self.preactivation = z
-        return self.activation.forward(z)
+        return self.activate(z)
 
     def backward(self, grad: Array) -> Array | None:
-        if self.activation is not None:
-            grad = self.activation.backward(grad)
-        return self.backward_preactivation(grad)
+        return self.backward_through_activation(grad)
 
     @ieee
     def backward_preactivation(self, grad_z: Array) -> Array | None:

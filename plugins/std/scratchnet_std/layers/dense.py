@@ -10,9 +10,9 @@ from numpy.typing import DTypeLike
 from scratchnet_core import ActivationFunction, Layer, ShapeError, constant, initialize_weights
 from scratchnet_core.components import build_component, component_spec
 from scratchnet_core.interfaces import Array
+from scratchnet_core.numerics import ieee
 
 from .._checks import positive_int
-from .._ieee import ieee
 
 __all__ = ["Linear"]
 
@@ -80,15 +80,10 @@ class Linear(Layer):
         z = x @ self._params["weight"]
         if self.use_bias:
             z += self._params["bias"]
-        if self.activation is None:
-            return z
-        self.preactivation = z
-        return self.activation.forward(z)
+        return self.activate(z)
 
     def backward(self, grad: Array) -> Array | None:
-        if self.activation is not None:
-            grad = self.activation.backward(grad)
-        return self.backward_preactivation(grad)
+        return self.backward_through_activation(grad)
 
     @ieee
     def backward_preactivation(self, grad_z: Array) -> Array | None:

@@ -17,9 +17,9 @@ from numpy.typing import DTypeLike
 
 from scratchnet_core import ConfigurationError, Layer, ShapeError
 from scratchnet_core.interfaces import Array
+from scratchnet_core.numerics import ieee
 
 from .._checks import int_tuple
-from .._ieee import ieee
 
 __all__ = [
     "AvgPool1d",
