@@ -17,6 +17,7 @@ from typing import Any
 from ._conv_default import conv_backend, current_conv_backend, set_conv_backend
 from ._random import get_rng, seed
 from .errors import (
+    BackwardError,
     ConfigurationError,
     DataError,
     InterfaceError,
@@ -40,6 +41,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActivationFunction",
+    "BackwardError",
     "ConfigurationError",
     "ConvBackend",
     "CostFunction",

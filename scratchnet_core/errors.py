@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from difflib import get_close_matches
 
 __all__ = [
+    "BackwardError",
     "ConfigurationError",
     "DataError",
     "InterfaceError",
@@ -258,6 +259,29 @@ class ModelFileError(ScratchnetError, ValueError, OSError):
 
     def __str__(self) -> str:  # OSError would format (errno, strerror) pairs
         return str(self.args[0]) if self.args else ""
+
+
+class BackwardError(ScratchnetError, RuntimeError):
+    """``backward`` was called without a ``forward`` since the last one: layers release what
+    they kept for the gradient once it is used, as PyTorch frees saved tensors.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> layer = sn.get_layers()["linear"](2, 1)
+    >>> y = layer.forward(np.ones((3, 2), dtype=np.float32), training=True)
+    >>> _ = layer.backward(np.ones_like(y))
+    >>> layer.backward(np.ones_like(y))
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.BackwardError: Linear(2, 1): backward needs a forward first ...
+    """
+
+    def __init__(self, component: object) -> None:
+        super().__init__(
+            f"{component!r}: backward needs a forward first (what the last forward kept was "
+            "used by the backward after it)"
+        )
 
 
 class MissingPluginError(PluginNotFoundError, ModelFileError):

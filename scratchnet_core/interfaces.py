@@ -161,8 +161,14 @@ class CostFunction(Component):
         """Whether this cost can work from the logits of ``activation``'s input."""
         return False
 
-    def loss_and_gradient_from_logits(self, z: Array, y_true: Array) -> tuple[float, Array]:
-        """Loss of ``activation(z)`` and ``dL/dz``; required when :meth:`fuses_with` is true."""
+    def loss_and_gradient_from_logits(
+        self, z: Array, y_true: Array, y_pred: Array | None = None
+    ) -> tuple[float, Array]:
+        """Loss of ``activation(z)`` and ``dL/dz``; required when :meth:`fuses_with` is true.
+
+        ``y_pred``, when given, is ``activation(z)`` as the layer already computed it; a cost
+        may reuse it instead of computing it again.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not fuse with an activation")
 
     def loss_from_logits(self, z: Array, y_true: Array) -> float:
@@ -234,6 +240,7 @@ class Layer(Component):
         the activation's vector-Jacobian product, then the layer's own."""
         if self.activation is not None:
             grad = self.activation.backward(grad)
+        self.preactivation = None
         return self.backward_preactivation(grad)
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:

@@ -413,7 +413,7 @@ class Model:
         if self._fused_now:
             z = self.layers[-1].preactivation
             assert z is not None
-            loss, grad = cost.loss_and_gradient_from_logits(z, y)
+            loss, grad = cost.loss_and_gradient_from_logits(z, y, out)
             return loss, grad, True
         loss, grad = cost.loss_and_gradient(out, y)
         return loss, grad, False

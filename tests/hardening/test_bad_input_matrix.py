@@ -41,9 +41,23 @@ def save(path):
     return lambda: mlp().save(path)
 
 
+def backward_twice():
+    layer = linear(2, 2, "relu")
+    y = layer.forward(np.ones((3, 2), dtype=np.float32), training=True)
+    layer.backward(np.ones_like(y))
+    layer.backward(np.ones_like(y))
+
+
 NOT_A_DIR = Path(__file__)  # a file: nothing can be saved "inside" it
 
 ROWS = [
+    (
+        "backward twice",
+        backward_twice,
+        sn.BackwardError,
+        RuntimeError,
+        r"backward needs a forward first",
+    ),
     # (id, action, error, builtin, message pattern)
     (
         "feature count",

@@ -114,3 +114,24 @@ def test_against_pytorch_when_available() -> None:
     loss, grad = COSTS()["bce"]().loss_and_gradient_from_logits(zb, yb)
     assert loss == pytest.approx(lbt.item(), rel=1e-12)
     np.testing.assert_allclose(grad, zbt.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_path_reusing_the_activation_output_agrees_with_logits(dtype) -> None:
+    acts = sn.get_activation_functions()
+    z = (rng.standard_normal((6, 4)) * 3).astype(dtype)
+    z[0] = [200.0, -200.0, 0.0, 1.0]  # the target's probability underflows: logits fallback
+    idx = np.array([1, 0, 3, 2, 1, 0])
+    cce = COSTS()["categorical_cross_entropy"]()
+    p = acts["softmax"]().forward(z)
+    loss_a, grad_a = cce.loss_and_gradient_from_logits(z, idx)
+    loss_b, grad_b = cce.loss_and_gradient_from_logits(z, idx, p)
+    assert loss_b == pytest.approx(loss_a, rel=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(grad_b, grad_a, rtol=1e-5, atol=1e-7)
+    bce = COSTS()["bce"]()
+    zb = z[:, :1]
+    yb = (idx[:, None] % 2).astype(dtype)
+    loss_c, grad_c = bce.loss_and_gradient_from_logits(zb, yb)
+    loss_d, grad_d = bce.loss_and_gradient_from_logits(zb, yb, acts["sigmoid"]().forward(zb))
+    assert loss_c == loss_d
+    np.testing.assert_allclose(grad_d, grad_c, rtol=1e-6, atol=1e-9)

@@ -132,7 +132,9 @@ class LabelSmoothingCrossEntropy(CostFunction):
         )
 
     @ieee
-    def loss_and_gradient_from_logits(self, z: Array, y_true: Array) -> tuple[float, Array]:
+    def loss_and_gradient_from_logits(
+        self, z: Array, y_true: Array, y_pred: Array | None = None
+    ) -> tuple[float, Array]:
         t = self._targets(z, y_true)
         shifted = z - z.max(axis=1, keepdims=True)
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

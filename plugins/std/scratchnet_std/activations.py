@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet_core import ActivationFunction, ConfigurationError
+from scratchnet_core import ActivationFunction, BackwardError, ConfigurationError
 from scratchnet_core.interfaces import Array
 from scratchnet_core.numerics import ieee
 
@@ -41,13 +41,17 @@ class ReLU(ActivationFunction):
     """
 
     initializer = "he_normal"
+    _mask: Array | None = None
 
     def forward(self, z: Array) -> Array:
         self._mask = z > 0
         return np.maximum(z, 0)
 
     def backward(self, grad: Array) -> Array:
-        return grad * self._mask
+        mask, self._mask = self._mask, None
+        if mask is None:
+            raise BackwardError(self)
+        return grad * mask
 
 
 class LeakyReLU(ActivationFunction):
@@ -135,6 +139,8 @@ class Softmax(ActivationFunction):
     array([[1., 0.]])
     """
 
+    _out: Array | None = None
+
     def __init__(self, axis: int = -1) -> None:
         if isinstance(axis, bool) or not isinstance(axis, int):
             raise ConfigurationError(f"softmax: axis must be an integer, got {axis!r}")
@@ -147,7 +153,9 @@ class Softmax(ActivationFunction):
         return self._out
 
     def backward(self, grad: Array) -> Array:
-        p = self._out
+        p, self._out = self._out, None
+        if p is None:
+            raise BackwardError(self)
         return p * (grad - (grad * p).sum(axis=self.axis, keepdims=True))
 
     def get_config(self) -> dict[str, Any]:

@@ -127,10 +127,13 @@ class BinaryCrossEntropy(CostFunction):
         with _quiet():
             return float(np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))))
 
-    def loss_and_gradient_from_logits(self, z: Array, y_true: Array) -> tuple[float, Array]:
+    def loss_and_gradient_from_logits(
+        self, z: Array, y_true: Array, y_pred: Array | None = None
+    ) -> tuple[float, Array]:
         loss = self.loss_from_logits(z, y_true)
+        p = y_pred if y_pred is not None and y_pred.shape == z.shape else sigmoid(z)
         with _quiet():
-            return loss, (sigmoid(z) - y_true) / z.size
+            return loss, (p - y_true) / z.size
 
     def accuracy(self, y_pred: Array, y_true: Array) -> float:
         return float(np.mean((y_pred > 0.5) == (y_true > 0.5)))
@@ -214,9 +217,22 @@ class CategoricalCrossEntropy(CostFunction):
                 return float(-np.mean(logp[np.arange(z.shape[0]), y_true]))
             return float(-_weighted_sum(y_true, logp) / z.shape[0])
 
-    def loss_and_gradient_from_logits(self, z: Array, y_true: Array) -> tuple[float, Array]:
+    def loss_and_gradient_from_logits(
+        self, z: Array, y_true: Array, y_pred: Array | None = None
+    ) -> tuple[float, Array]:
         self._check(z, y_true)
         n = z.shape[0]
+        if y_true.ndim == 1 and y_pred is not None and y_pred.shape == z.shape:
+            # the softmax output is at hand: dL/dz = (p - onehot) / N, and -log p[y] is exact
+            # unless p[y] underflowed (a logit gap of ~87 in float32): then use the logits
+            rows = np.arange(n)
+            p_true = y_pred[rows, y_true]
+            if p_true.min() > np.finfo(y_pred.dtype).tiny:
+                loss = float(-np.mean(np.log(p_true)))
+                grad = y_pred.copy()
+                grad[rows, y_true] -= 1
+                grad /= n
+                return loss, grad
         logp = self._log_softmax(z)
         p = np.exp(logp)
         if y_true.ndim == 1:

@@ -10,6 +10,7 @@ from numpy.typing import DTypeLike
 
 from scratchnet_core import (
     ActivationFunction,
+    BackwardError,
     ConfigurationError,
     ConvBackend,
     Layer,
@@ -103,6 +104,7 @@ class _ConvNd(Layer):
         if self.use_bias:
             self.add_parameter("bias", constant((self.out_channels,), 0.0, dtype=self.dtype))
         self._backends: dict[str, ConvBackend] = {}
+        self._x: Array | None = None
 
     def _resolve_padding(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         if self.padding_mode == "valid":
@@ -173,10 +175,9 @@ class _ConvNd(Layer):
         backend = self._backend()
         weight = self._params["weight"]
         z = backend.forward(x, weight, self.stride, self._before, self.dilation)
-        if training:
-            self._x, self._used = x, backend
-        else:
-            backend.clear_cache()
+        self._x, self._used = x, backend
+        if not training:
+            backend.clear_cache()  # no backward expected: drop the im2col buffer / transforms
         if self.use_bias:
             z += self._params["bias"].reshape(1, -1, *(1,) * self.dims)
         return self.activate(z)
@@ -189,8 +190,11 @@ class _ConvNd(Layer):
         grads = self._grads
         if self.use_bias:
             grads["bias"] = grad_z.sum(axis=(0, *range(2, 2 + self.dims)))
+        x, self._x = self._x, None  # released after use, as PyTorch frees saved tensors
+        if x is None:
+            raise BackwardError(self)
         grad_x, grads["weight"] = self._used.backward(
-            grad_z, self._x, self._params["weight"], self.stride, self._before, self.dilation
+            grad_z, x, self._params["weight"], self.stride, self._before, self.dilation
         )
         if not self.needs_input_grad:
             return None

@@ -7,7 +7,14 @@ from typing import Any
 
 from numpy.typing import DTypeLike
 
-from scratchnet_core import ActivationFunction, Layer, ShapeError, constant, initialize_weights
+from scratchnet_core import (
+    ActivationFunction,
+    BackwardError,
+    Layer,
+    ShapeError,
+    constant,
+    initialize_weights,
+)
 from scratchnet_core.components import build_component, component_spec
 from scratchnet_core.interfaces import Array
 from scratchnet_core.numerics import ieee
@@ -60,6 +67,7 @@ class Linear(Layer):
         )
         self.initializer = initializer
         self.use_bias = bool(bias)
+        self._x: Array | None = None
         self.add_parameter(
             "weight",
             initialize_weights(
@@ -88,7 +96,10 @@ class Linear(Layer):
     @ieee
     def backward_preactivation(self, grad_z: Array) -> Array | None:
         grads = self._grads
-        grads["weight"] = self._x.T @ grad_z
+        x, self._x = self._x, None  # released after use, as PyTorch frees saved tensors
+        if x is None:
+            raise BackwardError(self)
+        grads["weight"] = x.T @ grad_z
         if self.use_bias:
             grads["bias"] = grad_z.sum(axis=0)
         if not self.needs_input_grad:
