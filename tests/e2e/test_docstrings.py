@@ -10,6 +10,7 @@ import pytest
 
 MODULES = [
     "scratchnet_core",
+    "scratchnet_core.checks",
     "scratchnet_core.components",
     "scratchnet_core.config",
     "scratchnet_core.data",

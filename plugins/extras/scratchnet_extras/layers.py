@@ -11,6 +11,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from scratchnet_core import ConfigurationError, Layer, ShapeError, constant, get_rng
+from scratchnet_core.checks import positive_int, real_in_range
 from scratchnet_core.interfaces import Array
 from scratchnet_core.numerics import ieee
 
@@ -45,17 +46,6 @@ def _integral(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _real(owner: str, name: str, value: Any, low: float, high: float, *, open_high: bool) -> float:
-    ok_type = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    inside = ok_type and (low <= value < high if open_high else low <= value <= high)
-    if not inside:
-        bracket = ")" if open_high else "]"
-        raise ConfigurationError(
-            f"{owner}: {name} must be in [{low}, {high}{bracket}, got {value!r}"
-        )
-    return float(value)
-
-
 class Dropout(Layer):
     """Inverted dropout: in training, zero each element with probability ``p`` and scale the
     rest by ``1 / (1 - p)``; at inference, the identity.
@@ -86,7 +76,7 @@ class Dropout(Layer):
         dtype: DTypeLike | None = None,
     ) -> None:
         super().__init__(dtype=dtype)
-        self.p = _real("dropout", "p", p, 0.0, 1.0, open_high=True)
+        self.p = real_in_range("dropout", "p", p, 0.0, 1.0, high_open=True)
         for name, value in (("seed", seed), ("step", step)):
             if value is not None and (not _integral(value) or value < 0):
                 raise ConfigurationError(f"dropout: {name} must be an integer >= 0, got {value!r}")
@@ -141,17 +131,9 @@ class _BatchNorm(Layer):
     ) -> None:
         super().__init__(dtype=dtype)
         owner = type(self).__name__
-        if (
-            isinstance(num_features, bool)
-            or not isinstance(num_features, numbers.Integral)
-            or num_features < 1
-        ):
-            raise ConfigurationError(
-                f"{owner}: num_features must be a positive integer, got {num_features!r}"
-            )
-        self.num_features = int(num_features)
-        self.eps = _real(owner, "eps", eps, 0.0, math.inf, open_high=True)
-        self.momentum = _real(owner, "momentum", momentum, 0.0, 1.0, open_high=False)
+        self.num_features = positive_int(owner, "num_features", num_features)
+        self.eps = real_in_range(owner, "eps", eps, 0.0, math.inf)
+        self.momentum = real_in_range(owner, "momentum", momentum, 0.0, 1.0)
         self.affine = bool(affine)
         shape, dtype = (self.num_features,), self.dtype
         if self.affine:
@@ -302,7 +284,7 @@ class LayerNorm(Layer):
                 f"got {normalized_shape!r}"
             )
         self.normalized_shape = tuple(int(s) for s in shape)
-        self.eps = _real("layer_norm", "eps", eps, 0.0, math.inf, open_high=True)
+        self.eps = real_in_range("layer_norm", "eps", eps, 0.0, math.inf)
         self.elementwise_affine = bool(elementwise_affine)
         if self.elementwise_affine:
             self.add_parameter("weight", constant(self.normalized_shape, 1.0, dtype=self.dtype))

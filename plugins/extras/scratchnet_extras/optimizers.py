@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from scratchnet_core import ConfigurationError, Optimizer
+from scratchnet_core.checks import real_in_range
 from scratchnet_core.interfaces import Array
 
 __all__ = ["NAdam"]
@@ -36,19 +37,16 @@ class NAdam(Optimizer):
         momentum_decay: float = 4e-3,
     ) -> None:
         super().__init__(lr)
-        if (
-            not isinstance(betas, (tuple, list))
-            or len(betas) != 2
-            or not all(0 <= b < 1 for b in betas)
-        ):
-            raise ConfigurationError(f"nadam: betas must be two numbers in [0, 1), got {betas!r}")
-        for name, value in (
-            ("eps", eps),
-            ("weight_decay", weight_decay),
-            ("momentum_decay", momentum_decay),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ConfigurationError(f"nadam: {name} must be a number >= 0, got {value!r}")
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise ConfigurationError(f"nadam: betas must be a pair of numbers, got {betas!r}")
+        inf = float("inf")
+        betas = (
+            real_in_range("nadam", "betas[0]", betas[0], 0.0, 1.0, high_open=True),
+            real_in_range("nadam", "betas[1]", betas[1], 0.0, 1.0, high_open=True),
+        )
+        eps = real_in_range("nadam", "eps", eps, 0.0, inf)
+        weight_decay = real_in_range("nadam", "weight_decay", weight_decay, 0.0, inf)
+        momentum_decay = real_in_range("nadam", "momentum_decay", momentum_decay, 0.0, inf)
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = float(eps)
         self.weight_decay = float(weight_decay)

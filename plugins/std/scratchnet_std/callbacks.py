@@ -20,8 +20,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from scratchnet_core import ConfigurationError, Model, hookimpl
-
-from ._checks import positive_int, real_in_range
+from scratchnet_core.checks import positive_int, real_in_range
 
 __all__ = [
     "CSVLogger",

@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 
 from scratchnet_core import ConfigurationError, Optimizer
+from scratchnet_core.checks import real_in_range
 from scratchnet_core.interfaces import Array
-
-from ._checks import real_in_range
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "RMSprop"]
 

@@ -20,11 +20,10 @@ from scratchnet_core import (
     get_conv_backends,
     initialize_weights,
 )
+from scratchnet_core.checks import int_tuple, positive_int
 from scratchnet_core.components import build_component, component_spec
 from scratchnet_core.interfaces import Array
 from scratchnet_core.numerics import ieee
-
-from .._checks import int_tuple, positive_int
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d"]
 

@@ -15,11 +15,10 @@ from scratchnet_core import (
     constant,
     initialize_weights,
 )
+from scratchnet_core.checks import positive_int
 from scratchnet_core.components import build_component, component_spec
 from scratchnet_core.interfaces import Array
 from scratchnet_core.numerics import ieee
-
-from .._checks import positive_int
 
 __all__ = ["Linear"]
 

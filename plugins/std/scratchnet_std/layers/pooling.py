@@ -16,10 +16,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from scratchnet_core import ConfigurationError, Layer, ShapeError
+from scratchnet_core.checks import int_tuple
 from scratchnet_core.interfaces import Array
 from scratchnet_core.numerics import ieee
-
-from .._checks import int_tuple
 
 __all__ = [
     "AvgPool1d",

@@ -1,15 +1,31 @@
-"""Argument checks shared by the standard components."""
+"""Argument checks with scratchnet's error conventions, for any component's constructor.
+
+Each raises :class:`~scratchnet_core.errors.ConfigurationError` naming the owner and the
+argument, with what was expected and what was given.
+
+>>> from scratchnet_core.checks import positive_int
+>>> positive_int("my_layer", "units", 0)
+Traceback (most recent call last):
+...
+scratchnet_core.errors.ConfigurationError: my_layer: units must be >= 1, got 0
+"""
 
 from __future__ import annotations
 
 import numbers
 from typing import Any
 
-from scratchnet_core import ConfigurationError
+__all__ = ["int_tuple", "positive_int", "real_in_range"]
+
+from .errors import ConfigurationError
 
 
 def positive_int(owner: str, argument: str, value: Any) -> int:
-    """``value`` as an int >= 1, or a :class:`ConfigurationError` naming ``owner.argument``."""
+    """``value`` as an int >= 1, or a :class:`ConfigurationError` naming ``owner.argument``.
+
+    >>> positive_int("linear", "in_features", 3)
+    3
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ConfigurationError(
             f"{owner}: {argument} must be a positive integer, got {value!r} "
@@ -23,7 +39,11 @@ def positive_int(owner: str, argument: str, value: Any) -> int:
 def real_in_range(
     owner: str, argument: str, value: Any, low: float, high: float, *, high_open: bool = False
 ) -> float:
-    """``value`` as a float in ``[low, high]`` (or ``[low, high)``), else a clear error."""
+    """``value`` as a float in ``[low, high]`` (or ``[low, high)``), else a clear error.
+
+    >>> real_in_range("sgd", "momentum", 0.9, 0.0, 1.0, high_open=True)
+    0.9
+    """
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigurationError(
             f"{owner}: {argument} must be a number, got {value!r} ({type(value).__name__})"
@@ -37,7 +57,11 @@ def real_in_range(
 
 
 def int_tuple(owner: str, argument: str, value: Any, dims: int, low: int) -> tuple[int, ...]:
-    """An int or a sequence of ``dims`` ints, each ``>= low``, as a tuple."""
+    """An int or a sequence of ``dims`` ints, each ``>= low``, as a tuple.
+
+    >>> int_tuple("convolutional_2d", "kernel_size", 3, 2, 1)
+    (3, 3)
+    """
     items = (value,) * dims if isinstance(value, numbers.Integral) else value
     ok = (
         isinstance(items, (tuple, list))
