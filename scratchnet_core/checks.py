@@ -15,7 +15,7 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-__all__ = ["int_tuple", "positive_int", "real_in_range"]
+__all__ = ["int_tuple", "positive_int", "real_in_range", "real_pair"]
 
 from .errors import ConfigurationError
 
@@ -76,3 +76,20 @@ def int_tuple(owner: str, argument: str, value: Any, dims: int, low: int) -> tup
     if any(v < low for v in result):
         raise ConfigurationError(f"{owner}: {argument} must be >= {low}, got {value!r}")
     return result
+
+
+def real_pair(
+    owner: str, argument: str, value: Any, low: float, high: float, *, high_open: bool = False
+) -> tuple[float, float]:
+    """Two numbers, each in ``[low, high]`` (or ``[low, high)``), as a tuple (Adam's
+    ``betas``).
+
+    >>> real_pair("adam", "betas", [0.9, 0.999], 0.0, 1.0, high_open=True)
+    (0.9, 0.999)
+    """
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise ConfigurationError(f"{owner}: {argument} must be a pair of numbers, got {value!r}")
+    return (
+        real_in_range(owner, f"{argument}[0]", value[0], low, high, high_open=high_open),
+        real_in_range(owner, f"{argument}[1]", value[1], low, high, high_open=high_open),
+    )

@@ -11,18 +11,7 @@ import scratchnet_core as sn
 from scratchnet_core.cli import main
 from scratchnet_core.layers import linear
 
-WRONG = """
-import numpy as np
-import scratchnet_core as sn
-
-class WrongSquare(sn.ActivationFunction):
-    def forward(self, z):
-        self.z = z
-        return z * z
-
-    def backward(self, grad):
-        return grad * self.z  # should be 2 z
-"""
+from ..helpers import WRONG_SQUARE_MODULE
 
 
 def test_check_all_installed_components_pass(capsys) -> None:
@@ -40,7 +29,7 @@ def test_check_fails_naming_component_and_check(make_distribution, capsys) -> No
                 "boom": "acme_boom:X",
             }
         },
-        {"acme_wrong": WRONG, "acme_boom": "raise ImportError('no such thing')\n"},
+        {"acme_wrong": WRONG_SQUARE_MODULE, "acme_boom": "raise ImportError('no such thing')\n"},
     )
     assert main(["check", "wrong_square", "relu"]) == 1
     out = capsys.readouterr().out

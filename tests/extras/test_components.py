@@ -11,6 +11,8 @@ import scratchnet_core as sn
 from scratchnet_core.layers import linear
 from scratchnet_core.testing import check_activation, check_component, check_cost
 
+from ..helpers import assert_optimizer_matches_pytorch
+
 EXTRAS = {
     "activations": ["gelu", "silu", "elu", "softplus"],
     "layers": ["dropout", "batch_norm", "batch_norm2d", "layer_norm"],
@@ -166,17 +168,7 @@ def test_norms_and_costs_against_pytorch() -> None:
 
 
 def test_nadam_against_pytorch() -> None:
-    torch = torch_or_skip()
-    rng = np.random.default_rng(3)
-    p0 = rng.standard_normal(5)
-    t = torch.tensor(p0.copy(), requires_grad=True)
-    topt = torch.optim.NAdam([t], lr=0.01, weight_decay=0.1)
-    params = {"w": p0.copy()}
-    ours = sn.get_optimizers()["nadam"](lr=0.01, weight_decay=0.1)
-    for _ in range(6):
-        g = rng.standard_normal(5)
-        t.grad = torch.tensor(g)
-        topt.step()
-        ours.step(params, {"w": g})
     # PyTorch updates the moment with lerp: the same formula, rounded differently (~3e-10)
-    np.testing.assert_allclose(params["w"], t.detach().numpy(), rtol=1e-9)
+    assert_optimizer_matches_pytorch(
+        "nadam", "NAdam", {"lr": 0.01, "weight_decay": 0.1}, size=5, seed=3, rtol=1e-9
+    )

@@ -8,6 +8,8 @@ import pytest
 import scratchnet_core as sn
 from scratchnet_core.testing import check_activation, check_activation_gradient
 
+from ..helpers import WrongSquare
+
 NAMES = ["identity", "relu", "leaky_relu", "sigmoid", "tanh", "softmax"]
 
 
@@ -70,13 +72,5 @@ def test_preferred_initializers() -> None:
 
 
 def test_checker_catches_a_wrong_gradient() -> None:
-    class WrongSquare(sn.ActivationFunction):
-        def forward(self, z):
-            self.z = z
-            return z * z
-
-        def backward(self, grad):
-            return grad * self.z  # should be 2 z
-
     with pytest.raises(AssertionError, match="relative error"):
         check_activation(WrongSquare())

@@ -9,6 +9,8 @@ import scratchnet_core as sn
 from scratchnet_core.optimizers import sgd
 from scratchnet_core.testing import check_optimizer
 
+from ..helpers import assert_optimizer_matches_pytorch
+
 VARIANTS = [
     {},
     {"momentum": 0.9},
@@ -121,16 +123,4 @@ def test_first_steps_have_their_closed_forms() -> None:
     ],
 )
 def test_adaptive_against_pytorch_when_available(name, torch_name, kwargs) -> None:
-    torch = pytest.importorskip("torch")
-    rng = np.random.default_rng(2)
-    p0 = rng.standard_normal(7)
-    t = torch.tensor(p0.copy(), requires_grad=True)
-    topt = getattr(torch.optim, torch_name)([t], **kwargs)
-    params = {"w": p0.copy()}
-    ours = sn.get_optimizers()[name](**kwargs)
-    for _ in range(6):
-        g = rng.standard_normal(7)
-        t.grad = torch.tensor(g)
-        topt.step()
-        ours.step(params, {"w": g})
-    np.testing.assert_allclose(params["w"], t.detach().numpy(), rtol=1e-10)
+    assert_optimizer_matches_pytorch(name, torch_name, kwargs)

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from scratchnet_core import ConfigurationError, Optimizer
-from scratchnet_core.checks import real_in_range
+from scratchnet_core import Optimizer
+from scratchnet_core.checks import real_in_range, real_pair
 from scratchnet_core.interfaces import Array
 
 __all__ = ["NAdam"]
@@ -37,20 +37,11 @@ class NAdam(Optimizer):
         momentum_decay: float = 4e-3,
     ) -> None:
         super().__init__(lr)
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ConfigurationError(f"nadam: betas must be a pair of numbers, got {betas!r}")
         inf = float("inf")
-        betas = (
-            real_in_range("nadam", "betas[0]", betas[0], 0.0, 1.0, high_open=True),
-            real_in_range("nadam", "betas[1]", betas[1], 0.0, 1.0, high_open=True),
-        )
-        eps = real_in_range("nadam", "eps", eps, 0.0, inf)
-        weight_decay = real_in_range("nadam", "weight_decay", weight_decay, 0.0, inf)
-        momentum_decay = real_in_range("nadam", "momentum_decay", momentum_decay, 0.0, inf)
-        self.betas = (float(betas[0]), float(betas[1]))
-        self.eps = float(eps)
-        self.weight_decay = float(weight_decay)
-        self.momentum_decay = float(momentum_decay)
+        self.betas = real_pair("nadam", "betas", betas, 0.0, 1.0, high_open=True)
+        self.eps = real_in_range("nadam", "eps", eps, 0.0, inf)
+        self.weight_decay = real_in_range("nadam", "weight_decay", weight_decay, 0.0, inf)
+        self.momentum_decay = real_in_range("nadam", "momentum_decay", momentum_decay, 0.0, inf)
         self.mu_product = 1.0
         self.exp_avg: dict[str, Array] = {}
         self.exp_avg_sq: dict[str, Array] = {}

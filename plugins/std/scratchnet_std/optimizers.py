@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from scratchnet_core import ConfigurationError, Optimizer
-from scratchnet_core.checks import real_in_range
+from scratchnet_core.checks import real_in_range, real_pair
 from scratchnet_core.interfaces import Array
 
 __all__ = ["SGD", "Adagrad", "Adam", "AdamW", "RMSprop"]
@@ -143,12 +143,7 @@ class Adam(_Buffered):
     ) -> None:
         super().__init__(lr)
         name = type(self).__name__.lower()
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ConfigurationError(f"{name}: betas must be a pair of numbers, got {betas!r}")
-        self.betas = (
-            real_in_range(name, "betas[0]", betas[0], 0.0, 1.0, high_open=True),
-            real_in_range(name, "betas[1]", betas[1], 0.0, 1.0, high_open=True),
-        )
+        self.betas = real_pair(name, "betas", betas, 0.0, 1.0, high_open=True)
         self.eps = real_in_range(name, "eps", eps, 0.0, float("inf"))
         self.weight_decay = real_in_range(name, "weight_decay", weight_decay, 0.0, float("inf"))
 
