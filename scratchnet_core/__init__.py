@@ -33,7 +33,14 @@ from .errors import (
 )
 from .hookspecs import hookimpl, hookspec
 from .initializers import constant, initialize_weights
-from .interfaces import ActivationFunction, ConvBackend, CostFunction, Layer, Optimizer
+from .interfaces import (
+    ActivationFunction,
+    ConvBackend,
+    CostFunction,
+    Layer,
+    Metric,
+    Optimizer,
+)
 from .model import History, Model
 from .registry import get_registry, refresh, register
 
@@ -50,6 +57,7 @@ __all__ = [
     "InterfaceError",
     "MissingPluginError",
     "Layer",
+    "Metric",
     "Model",
     "ModelFileError",
     "OptionalDependencyError",
@@ -66,8 +74,10 @@ __all__ = [
     "get_activation_functions",
     "get_conv_backends",
     "get_cost_functions",
+    "get_datasets",
     "get_initializers",
     "get_layers",
+    "get_metrics",
     "get_optimizers",
     "get_registry",
     "get_rng",
@@ -139,3 +149,24 @@ def get_initializers() -> Mapping[str, Any]:
     (2, 3)
     """
     return get_registry("initializers")
+
+
+def get_metrics() -> Mapping[str, type[Metric]]:
+    """The installed metrics by name (``accuracy``, ``f1``, ``r2``, ...).
+
+    >>> import scratchnet_core as sn
+    >>> isinstance(sn.get_metrics(), Mapping)
+    True
+    """
+    return get_registry("metrics")
+
+
+def get_datasets() -> Mapping[str, Any]:
+    """The installed datasets by name: callables taking keyword options and returning
+    ``(X, Y)`` arrays or a dataset object (``xor``, ``spirals``, ``digits``, ``npz``, ...).
+
+    >>> import scratchnet_core as sn
+    >>> isinstance(sn.get_datasets(), Mapping)
+    True
+    """
+    return get_registry("datasets")

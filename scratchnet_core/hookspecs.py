@@ -13,7 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+import numpy as np
 import pluggy
+from numpy.typing import NDArray
 
 if TYPE_CHECKING:
     from .model import History, Model
@@ -38,6 +40,32 @@ def scratchnet_train_start(model: Model, config: dict[str, Any]) -> None:
 @hookspec
 def scratchnet_epoch_start(model: Model, epoch: int) -> None:
     """Epoch ``epoch`` (0-based) begins."""
+
+
+@hookspec(firstresult=True)
+def scratchnet_batch_indices(
+    model: Model, epoch: int, batch: int, indices: NDArray[np.intp]
+) -> NDArray[np.intp] | None:
+    """Choose the rows this process trains on in step ``batch`` of ``epoch``.
+
+    ``indices`` are the rows of the global batch, in the epoch's (seeded) order. The first
+    implementation returning an array decides; with none, the process trains on all of
+    ``indices``. Data-parallel plugins return this rank's shard. An implementation may
+    return an empty array: the process then contributes a zero gradient to the step.
+    """
+
+
+@hookspec
+def scratchnet_after_backward(
+    model: Model, epoch: int, batch: int, gradients: dict[str, NDArray[Any]], size: int
+) -> None:
+    """The backward pass of a step ended; the optimizer has not stepped yet.
+
+    ``gradients`` are the live gradient arrays keyed like ``model.parameters()``: an
+    implementation may change them in place (a data-parallel plugin sums them across
+    processes). ``size`` is the number of rows this process trained on; each gradient is the
+    mean over those rows (costs average over the batch).
+    """
 
 
 @hookspec

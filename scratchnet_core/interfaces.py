@@ -27,6 +27,7 @@ __all__ = [
     "CostFunction",
     "DEFAULT_DTYPE",
     "Layer",
+    "Metric",
     "Optimizer",
     "as_float_dtype",
 ]
@@ -394,3 +395,44 @@ class ConvBackend(Component):
         dilation: tuple[int, ...],
     ) -> tuple[Array, Array]:
         """``(dL/dx, dL/dw)`` for ``grad_y = dL/dy``."""
+
+
+class Metric(Component):
+    """A streaming measure of predictions against targets, exact over a whole epoch.
+
+    The loop calls :meth:`reset` at the start of an epoch (or an evaluation),
+    :meth:`update` once per batch with ``y_pred: (N, ...)`` (the model's output) and
+    ``y_true`` (the targets as the cost takes them), and :meth:`result` at the end. A metric
+    keeps sufficient statistics (counts, sums, a confusion matrix), never a mean of per-batch
+    values, so F1 over an epoch equals F1 over all its predictions at once.
+
+    ``higher_is_better`` tells callbacks that monitor the metric (early stopping,
+    checkpoints) which way is an improvement.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> class MeanPrediction(sn.Metric):
+    ...     higher_is_better = True
+    ...     def reset(self): self.total, self.count = 0.0, 0
+    ...     def update(self, y_pred, y_true):
+    ...         self.total += float(y_pred.sum()); self.count += y_pred.size
+    ...     def result(self): return self.total / max(self.count, 1)
+    >>> m = MeanPrediction(); m.reset(); m.update(np.array([1.0, 3.0]), np.array([0, 1]))
+    >>> m.result()
+    2.0
+    """
+
+    higher_is_better: ClassVar[bool] = True
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget everything seen so far."""
+
+    @abstractmethod
+    def update(self, y_pred: Array, y_true: Array) -> None:
+        """Accumulate one batch: ``y_pred: (N, ...)``, ``y_true`` as the cost takes it."""
+
+    @abstractmethod
+    def result(self) -> float:
+        """The value over everything seen since :meth:`reset`."""

@@ -25,7 +25,14 @@ from .errors import (
     PluginLoadError,
     PluginNotFoundError,
 )
-from .interfaces import ActivationFunction, ConvBackend, CostFunction, Layer, Optimizer
+from .interfaces import (
+    ActivationFunction,
+    ConvBackend,
+    CostFunction,
+    Layer,
+    Metric,
+    Optimizer,
+)
 
 if TYPE_CHECKING:
     from importlib_metadata import EntryPoint
@@ -56,6 +63,11 @@ KINDS: Final[dict[str, type | None]] = {
     "conv_backends": ConvBackend,
     "initializers": None,  # any callable
     "hooks": None,  # a module, object or class carrying pluggy hook implementations
+    "metrics": Metric,
+    "datasets": None,  # a callable: keyword options -> (X, Y) arrays or a dataset object
+    "onnx_converters": None,  # an ONNX converter for the component of the same name
+    "distributed": None,  # a callable: keyword options -> a training callback (hook object)
+    "commands": None,  # a command-line subcommand contributed by a distribution
 }
 
 _NAME_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -172,7 +184,7 @@ def build_registries(
     >>> from scratchnet_core.registry import build_registries
     >>> registries = build_registries([])
     >>> sorted(registries)[:3], len(registries["layers"])
-    (['activations', 'conv_backends', 'costs'], 0)
+    (['activations', 'commands', 'conv_backends'], 0)
     """
     by_kind: dict[str, list[PluginRecord]] = {kind: [] for kind in KINDS}
     hidden_by_kind: dict[str, list[PluginRecord]] = {kind: [] for kind in KINDS}
