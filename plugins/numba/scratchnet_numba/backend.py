@@ -1,0 +1,279 @@
+"""The ``numba`` convolution backend: compiled per-image kernels, one image block per thread.
+
+Paths, chosen per call from the geometry:
+
+- ``winograd``: 2-d, 3x3, stride 1, dilation 1 (Winograd F(2x2, 3x3), forward and both
+  gradients), float32 and float64;
+- ``im2col``: everything else, 1-, 2- and 3-d, any stride, padding and dilation (per-image
+  im2col + GEMM in place, padding never materialised).
+
+Threads: numba's (``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``), one contiguous range of
+images each. Inside that parallel region BLAS is pinned to one thread with ``threadpoolctl``
+(a dependency of this distribution only), since OpenBLAS's own threads would otherwise spin
+against numba's; the limit is lifted again when the call returns.
+
+Compiled code is cached on disk next to the package (numba's ``cache=True``; set
+``NUMBA_CACHE_DIR`` where the package directory is read-only), so only the first process
+ever compiles.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Final, TypeVar
+
+import numba
+import numpy as np
+from numba.core.errors import NumbaError
+from threadpoolctl import ThreadpoolController
+
+from scratchnet_core import ConvBackend, PluginLoadError
+from scratchnet_core.conv_geometry import ConvGeometry, geometry
+from scratchnet_core.interfaces import Array
+
+from . import _kernels
+
+__all__ = ["Numba", "path_for"]
+
+DISTRIBUTION: Final = "scratchnet-numba"
+ENTRY_POINT: Final = "scratchnet_numba.backend:Numba"
+TARGET_COLUMNS: Final = 512  # Winograd: tiles per GEMM batch (a few images' worth)
+
+# cost model (seconds), fitted on the reference machine by benchmarks/calibrate_auto.py:
+# winograd and im2col: a * multiply-adds + b * moved elements + c
+COST: Final = {
+    "winograd": (1.35e-11, 4.0e-10, 4.0e-5),
+    "im2col": (1.15e-11, 1.1e-9, 4.0e-5),
+}
+
+_blas_lock = threading.Lock()
+_blas_controller: ThreadpoolController | None = None
+T = TypeVar("T")
+
+
+def path_for(g: ConvGeometry) -> str:
+    """``"winograd"`` or ``"im2col"``: the kernel this backend runs for a geometry.
+
+    >>> from scratchnet_core.conv_geometry import ConvGeometry
+    >>> path_for(ConvGeometry((8, 16, 28, 28), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1), "doc"))
+    'winograd'
+    >>> path_for(ConvGeometry((8, 16, 28, 28), (32, 16, 3, 3), (2, 2), (1, 1), (1, 1), "doc"))
+    'im2col'
+    """
+    if (
+        g.dims == 2
+        and g.kernel == (3, 3)
+        and g.stride == (1, 1)
+        and g.dilation == (1, 1)
+        and g.in_channels >= 4
+    ):
+        return "winograd"
+    return "im2col"
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """BLAS limited to one thread for the duration (inside numba's parallel region)."""
+    global _blas_controller
+    with _blas_lock:
+        if _blas_controller is None:  # after SciPy's BLAS is loaded, so that it is seen
+            _blas_controller = ThreadpoolController()
+    with _blas_controller.limit(limits=1, user_api="blas"):
+        yield
+
+
+def _compiled(run: Callable[[], T]) -> T:
+    """Run a kernel call; a compilation failure becomes a :class:`PluginLoadError`."""
+    try:
+        return run()
+    except NumbaError as exc:
+        raise PluginLoadError(
+            "conv_backends",
+            "numba",
+            ENTRY_POINT,
+            DISTRIBUTION,
+            f"numba could not compile the kernels: {type(exc).__name__}: {exc}",
+        ) from exc
+
+
+def _as_3d(a: Array, dims: int) -> Array:
+    """``(N, C, *spatial)`` with 1 or 2 spatial axes -> unit leading axes up to 3."""
+    return a.reshape(a.shape[:2] + (1,) * (3 - dims) + a.shape[2:])
+
+
+def _geometry_vector(g: ConvGeometry) -> Array:
+    pad3 = (0,) * (3 - g.dims)
+    one3 = (1,) * (3 - g.dims)
+    return np.array(
+        [
+            *(one3 + g.kernel),
+            *(one3 + g.stride),
+            *(pad3 + g.padding),
+            *(one3 + g.dilation),
+            *(one3 + g.out),
+        ],
+        dtype=np.int64,
+    )
+
+
+_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def _winograd_weights(w: Array) -> Array:
+    """``U = G g G^T`` for every (out, in) channel pair, as ``(16, C_out, C_in)``."""
+    g = _G.astype(w.dtype)
+    u = g @ w @ g.T  # (C_out, C_in, 4, 4)
+    return np.ascontiguousarray(u.reshape(w.shape[0], w.shape[1], 16).transpose(2, 0, 1))
+
+
+class Numba(ConvBackend):
+    """Compiled N-d convolution (numba): Winograd for 3x3 stride 1, per-image im2col else.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, w = np.arange(16.0).reshape(1, 1, 4, 4), np.ones((1, 1, 2, 2))
+    >>> Numba().forward(x, w, (2, 2), (0, 0), (1, 1))  # sums of 2x2 blocks
+    array([[[[10., 18.],
+             [42., 50.]]]])
+    """
+
+    # ---------------------------------------------------------------- planning, for auto
+    def supports(
+        self,
+        x_shape: tuple[int, ...],
+        w_shape: tuple[int, ...],
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+        dtype: Any = None,
+    ) -> bool:
+        """Every geometry the interface allows, in float32 and float64."""
+        return dtype is None or np.dtype(dtype) in (np.float32, np.float64)
+
+    def estimate(
+        self,
+        x_shape: tuple[int, ...],
+        w_shape: tuple[int, ...],
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+        dtype: Any = None,
+    ) -> float | None:
+        """Predicted seconds of one forward + backward (cost model, float32 timings).
+
+        >>> Numba().estimate((32, 16, 28, 28), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1)) < 0.01
+        True
+        """
+        g = ConvGeometry(tuple(x_shape), tuple(w_shape), stride, padding, dilation, "numba")
+        path = path_for(g)
+        n, c, o = g.batch, g.in_channels, g.out_channels
+        if path == "winograd":
+            tiles = math.prod((s + 1) // 2 for s in g.out)
+            macs = 3.0 * 16 * n * tiles * c * o
+            moved = 16.0 * n * tiles * (2 * c + o) + n * c * math.prod(x_shape[2:])
+        else:
+            macs = 3.0 * n * g.positions * c * g.kernel_size * o
+            moved = 2.0 * n * g.positions * c * g.kernel_size
+        a, b, fixed = COST[path]
+        scale = 2.0 if dtype is not None and np.dtype(dtype) == np.float64 else 1.0
+        return scale * (a * macs + b * moved) / numba.get_num_threads() * 2 + fixed
+
+    # ------------------------------------------------------------------------- compute
+    def _parts(self, batch: int) -> int:
+        return max(1, min(batch, numba.get_num_threads()))
+
+    def forward(
+        self,
+        x: Array,
+        w: Array,
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+    ) -> Array:
+        g = geometry(x, w, stride, padding, dilation, "numba")
+        dtype = np.result_type(x.dtype, w.dtype)
+        work = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        xc = np.ascontiguousarray(x, dtype=work)
+        wc = np.ascontiguousarray(w, dtype=work)
+        parts = self._parts(g.batch)
+        y = np.empty((g.batch, g.out_channels, *g.out), dtype=work)
+        if path_for(g) == "winograd":
+            u = _winograd_weights(wc)
+            block = max(1, TARGET_COLUMNS // math.prod((s + 1) // 2 for s in g.out))
+
+            def run() -> None:
+                with _one_blas_thread():
+                    _kernels.winograd_forward(
+                        xc, u, y, g.padding[0], g.padding[1], block, parts
+                    )
+        else:
+            gv = _geometry_vector(g)
+            x3 = _as_3d(xc, g.dims)
+            w2 = wc.reshape(g.out_channels, -1)
+            y3 = y.reshape(g.batch, g.out_channels, -1)
+
+            def run() -> None:
+                with _one_blas_thread():
+                    _kernels.conv_forward(x3, w2, y3, gv, parts)
+
+        _compiled(run)
+        return y if work == dtype else y.astype(dtype)
+
+    def backward(
+        self,
+        grad_y: Array,
+        x: Array,
+        w: Array,
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+    ) -> tuple[Array, Array]:
+        g = geometry(x, w, stride, padding, dilation, "numba")
+        dtype = np.result_type(x.dtype, w.dtype)
+        work = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        xc = np.ascontiguousarray(x, dtype=work)
+        wc = np.ascontiguousarray(w, dtype=work)
+        gy = np.ascontiguousarray(grad_y, dtype=work)
+        parts = self._parts(g.batch)
+        grad_x = np.empty(xc.shape, dtype=work)
+        if path_for(g) == "winograd":
+            u = _winograd_weights(wc)
+            block = max(1, TARGET_COLUMNS // math.prod((s + 1) // 2 for s in g.out))
+            du = np.empty((parts, 16, g.out_channels, g.in_channels), dtype=work)
+
+            def run() -> None:
+                with _one_blas_thread():
+                    _kernels.winograd_backward(
+                        xc, u, gy, grad_x, du, g.padding[0], g.padding[1], block, parts
+                    )
+
+            _compiled(run)
+            gmat = _G.astype(work)
+            dsum = du.sum(axis=0).reshape(4, 4, -1).transpose(2, 0, 1)  # (C_out C_in, 4, 4)
+            grad_w = (gmat.T @ dsum @ gmat).reshape(w.shape)
+        else:
+            gv = _geometry_vector(g)
+            w2 = wc.reshape(g.out_channels, -1)
+            gw = np.empty((parts, *w2.shape), dtype=work)
+
+            def run() -> None:
+                with _one_blas_thread():
+                    _kernels.conv_backward(
+                        _as_3d(xc, g.dims),
+                        w2,
+                        gy.reshape(g.batch, g.out_channels, -1),
+                        _as_3d(grad_x, g.dims),
+                        gw,
+                        gv,
+                        parts,
+                    )
+
+            _compiled(run)
+            grad_w = gw.sum(axis=0).reshape(w.shape)
+        if work != dtype:
+            return grad_x.astype(dtype), grad_w.astype(dtype)
+        return grad_x, np.ascontiguousarray(grad_w)
