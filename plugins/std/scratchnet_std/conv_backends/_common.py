@@ -9,6 +9,7 @@ from scratchnet_core.interfaces import Array
 
 __all__ = ["MAX_SPATIAL_DIMS", "ConvGeometry", "geometry", "pad", "unpad"]
 
+
 def pad(x: Array, padding: tuple[int, ...]) -> Array:
     """Zero-pad the spatial axes of ``x: (N, C, *spatial)`` on both sides."""
     if not any(padding):
