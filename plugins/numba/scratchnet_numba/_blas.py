@@ -38,7 +38,7 @@ _N, _T = 78, 84  # ord("N"), ord("T")
 
 
 @njit(cache=True, nogil=True)
-def gemm(trans_a: bool, trans_b: bool, a: Any, b: Any, c: Any, beta: float) -> None:  # pragma: no cover - compiled
+def gemm(trans_a: bool, trans_b: bool, a: Any, b: Any, c: Any, beta: float) -> None:
     """``c (M, N) = op(a) @ op(b) + beta * c``, row-major, ``op`` a transpose when asked."""
     m, n = c.shape[0], c.shape[1]
     k = a.shape[0] if trans_a else a.shape[1]

@@ -29,9 +29,13 @@ from ._blas import gemm
 
 __all__ = [
     "conv_backward",
+    "conv_backward_range",
     "conv_forward",
+    "conv_forward_range",
     "winograd_backward",
+    "winograd_backward_range",
     "winograd_forward",
+    "winograd_forward_range",
 ]
 
 # The kernels are typed through numba, not mypy: every array argument is ``Any`` here.
@@ -39,7 +43,7 @@ __all__ = [
 
 
 @njit(cache=True, nogil=True)
-def _span(k: int, s: int, p: int, d: int, size: int, out: int) -> tuple[int, int]:  # pragma: no cover
+def _span(k: int, s: int, p: int, d: int, size: int, out: int) -> tuple[int, int]:
     """Output positions ``[lo, hi)`` whose tap ``k`` reads inside ``[0, size)``."""
     off = k * d - p
     lo = -((off) // s) if off < 0 else 0  # ceil(-off / s)
@@ -50,7 +54,7 @@ def _span(k: int, s: int, p: int, d: int, size: int, out: int) -> tuple[int, int
 
 
 @njit(cache=True, nogil=True)
-def _im2col(xn: Any, cols: Any, g: Any) -> None:  # pragma: no cover - compiled
+def _im2col(xn: Any, cols: Any, g: Any) -> None:
     """``cols[(c, a, b, e), (i, r, j)] = xn[c, i sd + a dd - pd, r sh + b dh - ph, ...]``."""
     kd, kh, kw, sd, sh, sw = g[0], g[1], g[2], g[3], g[4], g[5]
     pd, ph, pw, dd, dh, dw = g[6], g[7], g[8], g[9], g[10], g[11]
@@ -84,7 +88,7 @@ def _im2col(xn: Any, cols: Any, g: Any) -> None:  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _col2im(dcols: Any, gxn: Any, g: Any) -> None:  # pragma: no cover - compiled
+def _col2im(dcols: Any, gxn: Any, g: Any) -> None:
     """The transpose of :func:`_im2col`: ``gxn = 0``, then every column entry added back."""
     kd, kh, kw, sd, sh, sw = g[0], g[1], g[2], g[3], g[4], g[5]
     pd, ph, pw, dd, dh, dw = g[6], g[7], g[8], g[9], g[10], g[11]
@@ -113,40 +117,52 @@ def _col2im(dcols: Any, gxn: Any, g: Any) -> None:  # pragma: no cover - compile
                     row += 1
 
 
-@njit(parallel=True, cache=True)
-def conv_forward(x: Any, w2: Any, y: Any, g: Any, parts: int) -> None:  # pragma: no cover
-    """``y[n] (C_out, P) = w2 (C_out, C_in K) @ im2col(x[n])`` for ``x: (N, C_in, D, H, W)``."""
-    n_img = x.shape[0]
-    for t in prange(parts):
-        cols = np.empty((w2.shape[1], y.shape[2]), x.dtype)
-        for n in range(t * n_img // parts, (t + 1) * n_img // parts):
-            _im2col(x[n], cols, g)
-            gemm(False, False, w2, cols, y[n], 0.0)
+@njit(cache=True, nogil=True)
+def conv_forward_range(x: Any, w2: Any, y: Any, g: Any, start: int, stop: int) -> None:
+    """``y[n] (C_out, P) = w2 (C_out, C_in K) @ im2col(x[n])`` for images ``start:stop``."""
+    cols = np.empty((w2.shape[1], y.shape[2]), x.dtype)
+    for n in range(start, stop):
+        _im2col(x[n], cols, g)
+        gemm(False, False, w2, cols, y[n], 0.0)
+
+
+@njit(cache=True, nogil=True)
+def conv_backward_range(
+    x: Any, w2: Any, gy: Any, gx: Any, gw: Any, g: Any, start: int, stop: int
+) -> None:
+    """``gx[start:stop]`` (every entry written) and ``gw (C_out, C_in K)`` for those images."""
+    cols = np.empty((w2.shape[1], gy.shape[2]), x.dtype)
+    dcols = np.empty_like(cols)
+    gw[...] = 0.0
+    for n in range(start, stop):
+        _im2col(x[n], cols, g)
+        gemm(False, True, gy[n], cols, gw, 1.0)
+        gemm(True, False, w2, gy[n], dcols, 0.0)
+        _col2im(dcols, gx[n], g)
 
 
 @njit(parallel=True, cache=True)
-def conv_backward(
-    x: Any, w2: Any, gy: Any, gx: Any, gw_parts: Any, g: Any, parts: int
-) -> None:  # pragma: no cover - compiled
-    """``gx`` (every entry written) and ``gw_parts[t] (C_out, C_in K)``, one per thread."""
+def conv_forward(x: Any, w2: Any, y: Any, g: Any, parts: int) -> None:
+    """:func:`conv_forward_range` on ``parts`` ranges of images in parallel."""
     n_img = x.shape[0]
     for t in prange(parts):
-        cols = np.empty((w2.shape[1], gy.shape[2]), x.dtype)
-        dcols = np.empty_like(cols)
-        gwt = gw_parts[t]
-        gwt[...] = 0.0
-        for n in range(t * n_img // parts, (t + 1) * n_img // parts):
-            _im2col(x[n], cols, g)
-            gemm(False, True, gy[n], cols, gwt, 1.0)
-            gemm(True, False, w2, gy[n], dcols, 0.0)
-            _col2im(dcols, gx[n], g)
+        conv_forward_range(x, w2, y, g, t * n_img // parts, (t + 1) * n_img // parts)
+
+
+@njit(parallel=True, cache=True)
+def conv_backward(x: Any, w2: Any, gy: Any, gx: Any, gw_parts: Any, g: Any, parts: int) -> None:
+    """:func:`conv_backward_range` in parallel, ``gw_parts[t]`` for range ``t``."""
+    n_img = x.shape[0]
+    for t in prange(parts):
+        start, stop = t * n_img // parts, (t + 1) * n_img // parts
+        conv_backward_range(x, w2, gy, gx, gw_parts[t], g, start, stop)
 
 
 # ------------------------------------------------------------------------------ Winograd
 
 
 @njit(cache=True, nogil=True)
-def _wino_input(x: Any, v: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:  # pragma: no cover
+def _wino_input(x: Any, v: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:
     """``v[e, c, (n - lo) T + t] = (B^T d B)[e]`` for each 4x4 input tile ``d``.
 
     Per tile row: the four input rows are copied into a zero-bordered buffer, combined
@@ -188,7 +204,7 @@ def _wino_input(x: Any, v: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> 
 
 
 @njit(cache=True, nogil=True)
-def _wino_output(m: Any, y: Any, lo: int, hi: int, tw: int) -> None:  # pragma: no cover
+def _wino_output(m: Any, y: Any, lo: int, hi: int, tw: int) -> None:
     """``y[n, o, tile] = A^T m A`` (the 2x2 outputs that exist) from ``m: (16, O, cols)``."""
     n_o, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
     n_t = m.shape[2] // (hi - lo)
@@ -216,7 +232,7 @@ def _wino_output(m: Any, y: Any, lo: int, hi: int, tw: int) -> None:  # pragma: 
 
 
 @njit(cache=True, nogil=True)
-def _wino_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:  # pragma: no cover
+def _wino_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:
     """``mg[e, o, col] = (A dY A^T)[e]`` for each 2x2 output-gradient tile (zero outside)."""
     n_o, out_h, out_w = gy.shape[1], gy.shape[2], gy.shape[3]
     n_t = mg.shape[2] // (hi - lo)
@@ -241,7 +257,12 @@ def _wino_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:  # p
                 base = (n - lo) * n_t + ty * tw
                 for r in range(4):  # and along columns
                     sr = s[r]
-                    d0, d1, d2, d3 = mg[4 * r, o], mg[4 * r + 1, o], mg[4 * r + 2, o], mg[4 * r + 3, o]
+                    d0, d1, d2, d3 = (
+                        mg[4 * r, o],
+                        mg[4 * r + 1, o],
+                        mg[4 * r + 2, o],
+                        mg[4 * r + 3, o],
+                    )
                     for tx in range(tw):
                         a, b = sr[2 * tx], sr[2 * tx + 1]
                         d0[base + tx] = a
@@ -251,9 +272,7 @@ def _wino_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:  # p
 
 
 @njit(cache=True, nogil=True)
-def _wino_grad_input(
-    dv: Any, gx: Any, lo: int, hi: int, ph: int, pw: int, tw: int
-) -> None:  # pragma: no cover - compiled
+def _wino_grad_input(dv: Any, gx: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:
     """``gx[n] = B dV B^T`` of every tile, summed where tiles overlap, cropped to ``x``."""
     n_c, size_h, size_w = gx.shape[1], gx.shape[2], gx.shape[3]
     n_t = dv.shape[2] // (hi - lo)
@@ -269,7 +288,12 @@ def _wino_grad_input(
             for ty in range(th):
                 base = (n - lo) * n_t + ty * tw
                 for i in range(4):  # B along the rows of dV: (v0, v1 - v2 + v3, v1 + v2 - v0, -v3)
-                    v0, v1, v2, v3 = dv[4 * i, c], dv[4 * i + 1, c], dv[4 * i + 2, c], dv[4 * i + 3, c]
+                    v0, v1, v2, v3 = (
+                        dv[4 * i, c],
+                        dv[4 * i + 1, c],
+                        dv[4 * i + 2, c],
+                        dv[4 * i + 3, c],
+                    )
                     for tx in range(tw):
                         a0, a1, a2, a3 = v0[base + tx], v1[base + tx], v2[base + tx], v3[base + tx]
                         r4[i, 0, tx] = a0
@@ -291,54 +315,69 @@ def _wino_grad_input(
                 gx[n, c, yy, x_lo:x_hi] = acc[yy + ph, x_lo + pw : x_hi + pw]
 
 
+@njit(cache=True, nogil=True)
+def winograd_forward_range(
+    x: Any, u: Any, y: Any, ph: int, pw: int, block: int, start: int, stop: int
+) -> None:
+    """``y[start:stop]: (n, O, OH, OW)`` from ``x: (N, C, H, W)`` and ``u: (16, O, C)``
+    (``U = G g G^T``), ``block`` images per GEMM batch."""
+    n_c, n_o = x.shape[1], u.shape[1]
+    tw = (y.shape[3] + 1) // 2
+    n_t = ((y.shape[2] + 1) // 2) * tw
+    v_buf = np.empty(16 * n_c * block * n_t, x.dtype)
+    m_buf = np.empty(16 * n_o * block * n_t, x.dtype)
+    for lo in range(start, stop, block):
+        hi = min(stop, lo + block)
+        cols = (hi - lo) * n_t
+        v = v_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
+        m = m_buf[: 16 * n_o * cols].reshape((16, n_o, cols))
+        _wino_input(x, v, lo, hi, ph, pw, tw)
+        for e in range(16):
+            gemm(False, False, u[e], v[e], m[e], 0.0)
+        _wino_output(m, y, lo, hi, tw)
+
+
+@njit(cache=True, nogil=True)
+def winograd_backward_range(
+    x: Any, u: Any, gy: Any, gx: Any, du: Any, ph: int, pw: int, block: int, start: int, stop: int
+) -> None:
+    """``gx[start:stop]`` (every entry written) and ``du (16, O, C)`` for those images."""
+    n_c, n_o = x.shape[1], u.shape[1]
+    tw = (gy.shape[3] + 1) // 2
+    n_t = ((gy.shape[2] + 1) // 2) * tw
+    v_buf = np.empty(16 * n_c * block * n_t, x.dtype)
+    mg_buf = np.empty(16 * n_o * block * n_t, x.dtype)
+    dv_buf = np.empty(16 * n_c * block * n_t, x.dtype)
+    du[...] = 0.0
+    for lo in range(start, stop, block):
+        hi = min(stop, lo + block)
+        cols = (hi - lo) * n_t
+        v = v_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
+        mg = mg_buf[: 16 * n_o * cols].reshape((16, n_o, cols))
+        dv = dv_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
+        _wino_input(x, v, lo, hi, ph, pw, tw)
+        _wino_grad_output(gy, mg, lo, hi, tw)
+        for e in range(16):
+            gemm(False, True, mg[e], v[e], du[e], 1.0)
+            gemm(True, False, u[e], mg[e], dv[e], 0.0)
+        _wino_grad_input(dv, gx, lo, hi, ph, pw, tw)
+
+
 @njit(parallel=True, cache=True)
-def winograd_forward(
-    x: Any, u: Any, y: Any, ph: int, pw: int, block: int, parts: int
-) -> None:  # pragma: no cover - compiled
-    """``y: (N, O, OH, OW)`` from ``x: (N, C, H, W)`` and ``u: (16, O, C)`` (``U = G g G^T``);
-    ``block`` images per GEMM batch."""
-    n_img, n_c, n_o = x.shape[0], x.shape[1], u.shape[1]
-    th, tw = (y.shape[2] + 1) // 2, (y.shape[3] + 1) // 2
-    n_t = th * tw
+def winograd_forward(x: Any, u: Any, y: Any, ph: int, pw: int, block: int, parts: int) -> None:
+    """:func:`winograd_forward_range` on ``parts`` ranges of images in parallel."""
+    n_img = x.shape[0]
     for t in prange(parts):
-        v_buf = np.empty(16 * n_c * block * n_t, x.dtype)
-        m_buf = np.empty(16 * n_o * block * n_t, x.dtype)
         start, stop = t * n_img // parts, (t + 1) * n_img // parts
-        for lo in range(start, stop, block):
-            hi = min(stop, lo + block)
-            cols = (hi - lo) * n_t
-            v = v_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
-            m = m_buf[: 16 * n_o * cols].reshape((16, n_o, cols))
-            _wino_input(x, v, lo, hi, ph, pw, tw)
-            for e in range(16):
-                gemm(False, False, u[e], v[e], m[e], 0.0)
-            _wino_output(m, y, lo, hi, tw)
+        winograd_forward_range(x, u, y, ph, pw, block, start, stop)
 
 
 @njit(parallel=True, cache=True)
 def winograd_backward(
     x: Any, u: Any, gy: Any, gx: Any, du_parts: Any, ph: int, pw: int, block: int, parts: int
-) -> None:  # pragma: no cover - compiled
-    """``gx`` (every entry written) and ``du_parts[t] (16, O, C)``, one per thread."""
-    n_img, n_c, n_o = x.shape[0], x.shape[1], u.shape[1]
-    th, tw = (gy.shape[2] + 1) // 2, (gy.shape[3] + 1) // 2
-    n_t = th * tw
+) -> None:
+    """:func:`winograd_backward_range` in parallel, ``du_parts[t]`` for range ``t``."""
+    n_img = x.shape[0]
     for t in prange(parts):
-        v_buf = np.empty(16 * n_c * block * n_t, x.dtype)
-        mg_buf = np.empty(16 * n_o * block * n_t, x.dtype)
-        dv_buf = np.empty(16 * n_c * block * n_t, x.dtype)
-        dut = du_parts[t]
-        dut[...] = 0.0
         start, stop = t * n_img // parts, (t + 1) * n_img // parts
-        for lo in range(start, stop, block):
-            hi = min(stop, lo + block)
-            cols = (hi - lo) * n_t
-            v = v_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
-            mg = mg_buf[: 16 * n_o * cols].reshape((16, n_o, cols))
-            dv = dv_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
-            _wino_input(x, v, lo, hi, ph, pw, tw)
-            _wino_grad_output(gy, mg, lo, hi, tw)
-            for e in range(16):
-                gemm(False, True, mg[e], v[e], dut[e], 1.0)
-                gemm(True, False, u[e], mg[e], dv[e], 0.0)
-            _wino_grad_input(dv, gx, lo, hi, ph, pw, tw)
+        winograd_backward_range(x, u, gy, gx, du_parts[t], ph, pw, block, start, stop)

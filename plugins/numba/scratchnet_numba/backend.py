@@ -41,6 +41,7 @@ __all__ = ["Numba", "path_for"]
 DISTRIBUTION: Final = "scratchnet-numba"
 ENTRY_POINT: Final = "scratchnet_numba.backend:Numba"
 TARGET_COLUMNS: Final = 512  # Winograd: tiles per GEMM batch (a few images' worth)
+PARALLEL_MIN_MACS: Final = 2_000_000  # below: one thread, no parallel region to wake
 
 # cost model (seconds), fitted on the reference machine by benchmarks/calibrate_auto.py:
 # winograd and im2col: a * multiply-adds + b * moved elements + c
@@ -97,6 +98,21 @@ def _compiled(run: Callable[[], T]) -> T:
             DISTRIBUTION,
             f"numba could not compile the kernels: {type(exc).__name__}: {exc}",
         ) from exc
+
+
+def _parallel(run: Callable[[], None]) -> None:
+    """A parallel kernel call, with BLAS pinned to one thread inside it."""
+
+    def pinned() -> None:
+        with _one_blas_thread():
+            run()
+
+    _compiled(pinned)
+
+
+def _block(g: ConvGeometry) -> int:
+    """Images per Winograd GEMM batch: about :data:`TARGET_COLUMNS` tiles."""
+    return max(1, TARGET_COLUMNS // math.prod((s + 1) // 2 for s in g.out))
 
 
 def _as_3d(a: Array, dims: int) -> Array:
@@ -183,8 +199,13 @@ class Numba(ConvBackend):
         return scale * (a * macs + b * moved) / numba.get_num_threads() * 2 + fixed
 
     # ------------------------------------------------------------------------- compute
-    def _parts(self, batch: int) -> int:
-        return max(1, min(batch, numba.get_num_threads()))
+    @staticmethod
+    def _parts(g: ConvGeometry) -> int:
+        """Threads for this geometry: one below :data:`PARALLEL_MIN_MACS` (no parallel region)."""
+        macs = g.batch * g.positions * g.in_channels * g.kernel_size * g.out_channels
+        if macs < PARALLEL_MIN_MACS:
+            return 1
+        return max(1, min(g.batch, numba.get_num_threads()))
 
     def forward(
         self,
@@ -199,28 +220,27 @@ class Numba(ConvBackend):
         work = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
         xc = np.ascontiguousarray(x, dtype=work)
         wc = np.ascontiguousarray(w, dtype=work)
-        parts = self._parts(g.batch)
+        parts = self._parts(g)
         y = np.empty((g.batch, g.out_channels, *g.out), dtype=work)
         if path_for(g) == "winograd":
             u = _winograd_weights(wc)
-            block = max(1, TARGET_COLUMNS // math.prod((s + 1) // 2 for s in g.out))
-
-            def run() -> None:
-                with _one_blas_thread():
-                    _kernels.winograd_forward(
-                        xc, u, y, g.padding[0], g.padding[1], block, parts
-                    )
+            ph, pw = g.padding
+            block = _block(g)
+            if parts == 1:
+                _compiled(
+                    lambda: _kernels.winograd_forward_range(xc, u, y, ph, pw, block, 0, g.batch)
+                )
+            else:
+                _parallel(lambda: _kernels.winograd_forward(xc, u, y, ph, pw, block, parts))
         else:
             gv = _geometry_vector(g)
             x3 = _as_3d(xc, g.dims)
             w2 = wc.reshape(g.out_channels, -1)
             y3 = y.reshape(g.batch, g.out_channels, -1)
-
-            def run() -> None:
-                with _one_blas_thread():
-                    _kernels.conv_forward(x3, w2, y3, gv, parts)
-
-        _compiled(run)
+            if parts == 1:
+                _compiled(lambda: _kernels.conv_forward_range(x3, w2, y3, gv, 0, g.batch))
+            else:
+                _parallel(lambda: _kernels.conv_forward(x3, w2, y3, gv, parts))
         return y if work == dtype else y.astype(dtype)
 
     def backward(
@@ -238,41 +258,38 @@ class Numba(ConvBackend):
         xc = np.ascontiguousarray(x, dtype=work)
         wc = np.ascontiguousarray(w, dtype=work)
         gy = np.ascontiguousarray(grad_y, dtype=work)
-        parts = self._parts(g.batch)
+        parts = self._parts(g)
         grad_x = np.empty(xc.shape, dtype=work)
         if path_for(g) == "winograd":
             u = _winograd_weights(wc)
-            block = max(1, TARGET_COLUMNS // math.prod((s + 1) // 2 for s in g.out))
+            ph, pw = g.padding
+            block = _block(g)
             du = np.empty((parts, 16, g.out_channels, g.in_channels), dtype=work)
-
-            def run() -> None:
-                with _one_blas_thread():
-                    _kernels.winograd_backward(
-                        xc, u, gy, grad_x, du, g.padding[0], g.padding[1], block, parts
+            if parts == 1:
+                _compiled(
+                    lambda: _kernels.winograd_backward_range(
+                        xc, u, gy, grad_x, du[0], ph, pw, block, 0, g.batch
                     )
-
-            _compiled(run)
+                )
+            else:
+                _parallel(
+                    lambda: _kernels.winograd_backward(xc, u, gy, grad_x, du, ph, pw, block, parts)
+                )
             gmat = _G.astype(work)
             dsum = du.sum(axis=0).reshape(4, 4, -1).transpose(2, 0, 1)  # (C_out C_in, 4, 4)
             grad_w = (gmat.T @ dsum @ gmat).reshape(w.shape)
         else:
             gv = _geometry_vector(g)
+            x3, gx3 = _as_3d(xc, g.dims), _as_3d(grad_x, g.dims)
             w2 = wc.reshape(g.out_channels, -1)
+            gy3 = gy.reshape(g.batch, g.out_channels, -1)
             gw = np.empty((parts, *w2.shape), dtype=work)
-
-            def run() -> None:
-                with _one_blas_thread():
-                    _kernels.conv_backward(
-                        _as_3d(xc, g.dims),
-                        w2,
-                        gy.reshape(g.batch, g.out_channels, -1),
-                        _as_3d(grad_x, g.dims),
-                        gw,
-                        gv,
-                        parts,
-                    )
-
-            _compiled(run)
+            if parts == 1:
+                _compiled(
+                    lambda: _kernels.conv_backward_range(x3, w2, gy3, gx3, gw[0], gv, 0, g.batch)
+                )
+            else:
+                _parallel(lambda: _kernels.conv_backward(x3, w2, gy3, gx3, gw, gv, parts))
             grad_w = gw.sum(axis=0).reshape(w.shape)
         if work != dtype:
             return grad_x.astype(dtype), grad_w.astype(dtype)
