@@ -13,6 +13,7 @@ MODULES = [
     "scratchnet_core.checks",
     "scratchnet_core.components",
     "scratchnet_core.config",
+    "scratchnet_core.conv_geometry",
     "scratchnet_core.data",
     "scratchnet_core.initializers",
     "scratchnet_core.registry",
@@ -35,6 +36,7 @@ MODULES = [
     "scratchnet_extras.costs",
     "scratchnet_extras.layers",
     "scratchnet_extras.optimizers",
+    "scratchnet_numba.backend",
 ]
 
 WITHOUT_EXAMPLE_OK: set[str] = set()

@@ -36,7 +36,7 @@ from scratchnet_core.interfaces import Array
 
 from . import _kernels
 
-__all__ = ["Numba", "path_for"]
+__all__ = ["COST", "Numba", "cost_features", "path_for"]
 
 DISTRIBUTION: Final = "scratchnet-numba"
 ENTRY_POINT: Final = "scratchnet_numba.backend:Numba"
@@ -73,6 +73,25 @@ def path_for(g: ConvGeometry) -> str:
     ):
         return "winograd"
     return "im2col"
+
+
+def cost_features(g: ConvGeometry) -> tuple[str, float, float]:
+    """``(path, multiply-adds, elements moved)`` of one forward + backward, for the estimate.
+
+    >>> from scratchnet_core.conv_geometry import ConvGeometry
+    >>> cost_features(ConvGeometry((2, 1, 8, 8), (4, 1, 3, 3), (1, 1), (1, 1), (1, 1), "doc"))
+    ('im2col', 13824.0, 2304.0)
+    """
+    path = path_for(g)
+    n, c, o = g.batch, g.in_channels, g.out_channels
+    if path == "winograd":
+        tiles = math.prod((s + 1) // 2 for s in g.out)
+        return path, 3.0 * 16 * n * tiles * c * o, 16.0 * n * tiles * (2 * c + o)
+    return (
+        path,
+        3.0 * n * g.positions * c * g.kernel_size * o,
+        2.0 * n * g.positions * c * g.kernel_size,
+    )
 
 
 @contextmanager
@@ -185,18 +204,10 @@ class Numba(ConvBackend):
         True
         """
         g = ConvGeometry(tuple(x_shape), tuple(w_shape), stride, padding, dilation, "numba")
-        path = path_for(g)
-        n, c, o = g.batch, g.in_channels, g.out_channels
-        if path == "winograd":
-            tiles = math.prod((s + 1) // 2 for s in g.out)
-            macs = 3.0 * 16 * n * tiles * c * o
-            moved = 16.0 * n * tiles * (2 * c + o) + n * c * math.prod(x_shape[2:])
-        else:
-            macs = 3.0 * n * g.positions * c * g.kernel_size * o
-            moved = 2.0 * n * g.positions * c * g.kernel_size
+        path, macs, moved = cost_features(g)
         a, b, fixed = COST[path]
-        scale = 2.0 if dtype is not None and np.dtype(dtype) == np.float64 else 1.0
-        return scale * (a * macs + b * moved) / numba.get_num_threads() * 2 + fixed
+        scale = 2.0 if dtype is not None and np.dtype(dtype).itemsize > 4 else 1.0
+        return scale * (a * macs + b * moved) + fixed
 
     # ------------------------------------------------------------------------- compute
     @staticmethod
