@@ -63,7 +63,14 @@ _TIMED_RUNS: Final = 2
 
 
 class BackendExcludedWarning(UserWarning):
-    """A convolution backend misbehaved and ``auto`` no longer considers it (this process)."""
+    """A convolution backend misbehaved and ``auto`` no longer considers it (this process).
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", BackendExcludedWarning)  # e.g. a known-bad plugin
+    ...     issubclass(BackendExcludedWarning, UserWarning)
+    True
+    """
 
 
 class Decision(NamedTuple):
@@ -72,6 +79,10 @@ class Decision(NamedTuple):
     ``reason`` is ``"pinned"``, ``"estimate"``, ``"timed"`` or ``"only candidate"``;
     ``estimates`` and ``timings`` are seconds per forward + backward; ``declined`` lists the
     backends whose ``supports`` said no.
+
+    >>> d = Decision("direct", "timed", {}, {"direct": 0.004, "my_backend": 0.005}, ())
+    >>> d.backend, d.describe()
+    ('direct', 'direct (timed: direct 4.00 ms, my_backend 5.00 ms)')
     """
 
     backend: str
