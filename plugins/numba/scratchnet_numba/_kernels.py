@@ -209,26 +209,30 @@ def _wino_output(m: Any, y: Any, lo: int, hi: int, tw: int) -> None:
     n_o, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
     n_t = m.shape[2] // (hi - lo)
     th = n_t // tw
-    q = np.empty((2, 4, tw), m.dtype)
-    out = np.empty((2, 2 * tw), m.dtype)
+    q = np.empty(8, m.dtype)
     for n in range(lo, hi):
+        col0 = (n - lo) * n_t
         for o in range(n_o):
             yo = y[n, o]
             for ty in range(th):
-                base = (n - lo) * n_t + ty * tw
-                for s in range(4):  # A^T along rows
-                    m0, m1, m2, m3 = m[s, o], m[4 + s, o], m[8 + s, o], m[12 + s, o]
-                    for tx in range(tw):
-                        a1, a2 = m1[base + tx], m2[base + tx]
-                        q[0, s, tx] = m0[base + tx] + a1 + a2
-                        q[1, s, tx] = a1 - a2 - m3[base + tx]
-                for r in range(2):  # A along columns
-                    for tx in range(tw):
-                        a0, a1, a2, a3 = q[r, 0, tx], q[r, 1, tx], q[r, 2, tx], q[r, 3, tx]
-                        out[r, 2 * tx] = a0 + a1 + a2
-                        out[r, 2 * tx + 1] = a1 - a2 - a3
-                    if 2 * ty + r < out_h:
-                        yo[2 * ty + r, :] = out[r, :out_w]
+                for tx in range(tw):
+                    col = col0 + ty * tw + tx
+                    for s in range(4):  # A^T along rows
+                        a0, a1, a2, a3 = (
+                            m[s, o, col],
+                            m[4 + s, o, col],
+                            m[8 + s, o, col],
+                            m[12 + s, o, col],
+                        )
+                        q[s] = a0 + a1 + a2
+                        q[4 + s] = a1 - a2 - a3
+                    for r in range(2):  # A along columns
+                        yy = 2 * ty + r
+                        if yy < out_h:
+                            a0, a1, a2, a3 = q[4 * r], q[4 * r + 1], q[4 * r + 2], q[4 * r + 3]
+                            yo[yy, 2 * tx] = a0 + a1 + a2
+                            if 2 * tx + 1 < out_w:
+                                yo[yy, 2 * tx + 1] = a1 - a2 - a3
 
 
 @njit(cache=True, nogil=True)
@@ -237,82 +241,74 @@ def _wino_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:
     n_o, out_h, out_w = gy.shape[1], gy.shape[2], gy.shape[3]
     n_t = mg.shape[2] // (hi - lo)
     th = n_t // tw
-    rows = np.zeros((2, 2 * tw), gy.dtype)
-    s = np.empty((4, 2 * tw), gy.dtype)
+    q = np.empty(8, mg.dtype)
     for n in range(lo, hi):
+        col0 = (n - lo) * n_t
         for o in range(n_o):
             go = gy[n, o]
             for ty in range(th):
-                for r in range(2):
-                    if 2 * ty + r < out_h:
-                        rows[r, :out_w] = go[2 * ty + r]
-                    else:
-                        rows[r, :] = 0.0
-                for j in range(2 * tw):  # A along rows: (g0, g0 + g1, g0 - g1, -g1)
-                    g0, g1 = rows[0, j], rows[1, j]
-                    s[0, j] = g0
-                    s[1, j] = g0 + g1
-                    s[2, j] = g0 - g1
-                    s[3, j] = -g1
-                base = (n - lo) * n_t + ty * tw
-                for r in range(4):  # and along columns
-                    sr = s[r]
-                    d0, d1, d2, d3 = (
-                        mg[4 * r, o],
-                        mg[4 * r + 1, o],
-                        mg[4 * r + 2, o],
-                        mg[4 * r + 3, o],
-                    )
-                    for tx in range(tw):
-                        a, b = sr[2 * tx], sr[2 * tx + 1]
-                        d0[base + tx] = a
-                        d1[base + tx] = a + b
-                        d2[base + tx] = a - b
-                        d3[base + tx] = -b
+                y0 = 2 * ty
+                for tx in range(tw):
+                    x0 = 2 * tx
+                    col = col0 + ty * tw + tx
+                    q[0] = go[y0, x0]
+                    q[1] = go[y0, x0 + 1] if x0 + 1 < out_w else 0.0
+                    q[2] = go[y0 + 1, x0] if y0 + 1 < out_h else 0.0
+                    q[3] = go[y0 + 1, x0 + 1] if y0 + 1 < out_h and x0 + 1 < out_w else 0.0
+                    # A along rows, (g0, g0 + g1, g0 - g1, -g1), for each of the two columns
+                    for s in range(2):
+                        a0, a1 = q[s], q[2 + s]
+                        q[4 + s], q[6 + s] = a0 + a1, a0 - a1
+                    rows = ((q[0], q[1]), (q[4], q[5]), (q[6], q[7]), (-q[2], -q[3]))
+                    for r in range(4):  # and along columns
+                        a, b = rows[r]
+                        mg[4 * r, o, col] = a
+                        mg[4 * r + 1, o, col] = a + b
+                        mg[4 * r + 2, o, col] = a - b
+                        mg[4 * r + 3, o, col] = -b
 
 
 @njit(cache=True, nogil=True)
 def _wino_grad_input(dv: Any, gx: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:
-    """``gx[n] = B dV B^T`` of every tile, summed where tiles overlap, cropped to ``x``."""
+    """``gx[n] = 0``, then ``B dV B^T`` of every tile added where the tile lies in ``x``."""
     n_c, size_h, size_w = gx.shape[1], gx.shape[2], gx.shape[3]
     n_t = dv.shape[2] // (hi - lo)
     th = n_t // tw
-    width = 2 * tw + 2
-    acc = np.empty((2 * th + 2, width), gx.dtype)
-    r4 = np.empty((4, 4, tw), gx.dtype)
-    x_lo, x_hi = max(0, -pw), min(size_w, width - pw)
+    d = np.empty(16, gx.dtype)
     for n in range(lo, hi):
         gx[n] = 0.0
+        col0 = (n - lo) * n_t
         for c in range(n_c):
-            acc[...] = 0.0
+            gc = gx[n, c]
             for ty in range(th):
-                base = (n - lo) * n_t + ty * tw
-                for i in range(4):  # B along the rows of dV: (v0, v1 - v2 + v3, v1 + v2 - v0, -v3)
-                    v0, v1, v2, v3 = (
-                        dv[4 * i, c],
-                        dv[4 * i + 1, c],
-                        dv[4 * i + 2, c],
-                        dv[4 * i + 3, c],
-                    )
-                    for tx in range(tw):
-                        a0, a1, a2, a3 = v0[base + tx], v1[base + tx], v2[base + tx], v3[base + tx]
-                        r4[i, 0, tx] = a0
-                        r4[i, 1, tx] = a1 - a2 + a3
-                        r4[i, 2, tx] = a1 + a2 - a0
-                        r4[i, 3, tx] = -a3
-                for b in range(4):  # and along the columns, added into the tile's place
-                    row0 = acc[2 * ty]
-                    row1 = acc[2 * ty + 1]
-                    row2 = acc[2 * ty + 2]
-                    row3 = acc[2 * ty + 3]
-                    for tx in range(tw):
-                        a0, a1, a2, a3 = r4[0, b, tx], r4[1, b, tx], r4[2, b, tx], r4[3, b, tx]
-                        row0[2 * tx + b] += a0
-                        row1[2 * tx + b] += a1 - a2 + a3
-                        row2[2 * tx + b] += a1 + a2 - a0
-                        row3[2 * tx + b] -= a3
-            for yy in range(max(0, -ph), min(size_h, 2 * th + 2 - ph)):
-                gx[n, c, yy, x_lo:x_hi] = acc[yy + ph, x_lo + pw : x_hi + pw]
+                y0 = 2 * ty - ph
+                for tx in range(tw):
+                    x0 = 2 * tx - pw
+                    col = col0 + ty * tw + tx
+                    for r in range(4):  # B along rows of dV: (v0, v1 - v2 + v3, v1 + v2 - v0, -v3)
+                        a0, a1, a2, a3 = (
+                            dv[4 * r, c, col],
+                            dv[4 * r + 1, c, col],
+                            dv[4 * r + 2, c, col],
+                            dv[4 * r + 3, c, col],
+                        )
+                        d[4 * r] = a0
+                        d[4 * r + 1] = a1 - a2 + a3
+                        d[4 * r + 2] = a1 + a2 - a0
+                        d[4 * r + 3] = -a3
+                    for s in range(4):  # and along columns
+                        a0, a1, a2, a3 = d[s], d[4 + s], d[8 + s], d[12 + s]
+                        d[s], d[4 + s], d[8 + s], d[12 + s] = a0, a1 - a2 + a3, a1 + a2 - a0, -a3
+                    if y0 >= 0 and x0 >= 0 and y0 + 4 <= size_h and x0 + 4 <= size_w:
+                        for r in range(4):
+                            for s in range(4):
+                                gc[y0 + r, x0 + s] += d[4 * r + s]
+                    else:
+                        for r in range(4):
+                            for s in range(4):
+                                yy, xx = y0 + r, x0 + s
+                                if 0 <= yy < size_h and 0 <= xx < size_w:
+                                    gc[yy, xx] += d[4 * r + s]
 
 
 @njit(cache=True, nogil=True)
