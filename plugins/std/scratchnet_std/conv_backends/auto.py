@@ -132,6 +132,7 @@ _lock = threading.RLock()
 _decisions: dict[tuple[str, tuple[tuple[str, Any], ...]], Decision] = {}
 _excluded: dict[str, tuple[Any, str]] = {}  # name -> (the class excluded, why)
 _pins: dict[str, dict[str, str]] = {}  # file path -> its choices
+_generation = [0]  # bumped whenever a decision may have become stale
 
 
 def reset() -> None:
@@ -143,6 +144,7 @@ def reset() -> None:
         _decisions.clear()
         _excluded.clear()
         _pins.clear()
+        _generation[0] += 1
 
 
 def _origin(name: str) -> str:
@@ -158,6 +160,7 @@ def _exclude(name: str, cls: Any, why: str) -> None:
         if name in _excluded and _excluded[name][0] is cls:
             return
         _excluded[name] = (cls, why)
+        _generation[0] += 1
         stale = [k for k in _decisions if any(n == name for n, _ in k[1])]
         for key in stale:
             del _decisions[key]
@@ -385,6 +388,8 @@ class Auto(ConvBackend):
     def __init__(self, candidates: Sequence[str] | None = None) -> None:
         self._restrict = None if candidates is None else tuple(candidates)
         self._backends: dict[str, ConvBackend] = {}
+        # per-call fast path: (shapes, conv, dtypes) -> (generation, backends, name, reason)
+        self._memo: dict[tuple[Any, ...], tuple[int, int, str, str]] = {}
 
     def choice_for(
         self,
@@ -416,24 +421,35 @@ class Auto(ConvBackend):
             backend = self._backends[name] = get_registry("conv_backends")[name]()
         return backend
 
-    def _run(self, method: str, x: Array, w: Array, conv: tuple[Any, ...], *args: Any) -> Any:
+    def _choose(self, x: Array, w: Array, conv: tuple[Any, ...]) -> tuple[str, str, Any]:
+        """(backend name, reason, checked conv) for this call; memoised per instance."""
+        try:
+            memo_key: tuple[Any, ...] = (x.shape, w.shape, *map(tuple, conv), x.dtype, w.dtype)
+        except TypeError:  # not tuples: geometry() below names the argument
+            memo_key = ()
+        installed = len(get_registry("conv_backends"))
+        hit = self._memo.get(memo_key)
+        if hit is not None and hit[0] == _generation[0] and hit[1] == installed:
+            return hit[2], hit[3], memo_key[2:5]
         g = geometry(x, w, *conv, "auto")  # bad input is the caller's error, never a backend's
-        conv = (g.stride, g.padding, g.dilation)
-        dtype = np.result_type(x.dtype, w.dtype)
+        checked = (g.stride, g.padding, g.dilation)
+        generation = _generation[0]
+        decision = _decide(x.shape, w.shape, checked, np.result_type(x, w), self._restrict)
+        if memo_key:
+            self._memo[memo_key] = (generation, installed, decision.backend, decision.reason)
+        return decision.backend, decision.reason, checked
+
+    def _run(self, method: str, x: Array, w: Array, conv: tuple[Any, ...], *args: Any) -> Any:
         while True:
-            decision = _decide(x.shape, w.shape, conv, dtype, self._restrict)
-            backend = self._backend(decision.backend)
+            name, reason, checked = self._choose(x, w, conv)
+            backend = self._backend(name)
             try:
-                return getattr(backend, method)(*args, x, w, *conv)
+                return getattr(backend, method)(*args, x, w, *checked)
             except Exception as exc:
-                if decision.reason == "pinned" or decision.reason == "only candidate":
+                if reason in ("pinned", "only candidate"):
                     raise
-                key = geometry_key(x.shape, w.shape, *conv, dtype)
-                _exclude(
-                    decision.backend,
-                    type(backend),
-                    f"failed on {key}: {type(exc).__name__}: {exc}",
-                )
+                key = geometry_key(x.shape, w.shape, *checked, np.result_type(x, w))
+                _exclude(name, type(backend), f"failed on {key}: {type(exc).__name__}: {exc}")
 
     def forward(
         self,
