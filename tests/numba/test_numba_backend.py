@@ -129,7 +129,7 @@ def failing_kernel(*args):
 
 def test_compilation_failure_is_a_plugin_load_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_kernels, "conv_forward_range", failing_kernel)
-    with pytest.raises(sn.PluginLoadError, match="scratchnet-numba.*could not compile.*LLVM"):
+    with pytest.raises(sn.PluginLoadError, match=r"scratchnet-numba.*could not compile.*LLVM"):
         numba_backend().forward(np.ones((1, 1, 5)), np.ones((1, 1, 3)), (1,), (0,), (1,))
 
 

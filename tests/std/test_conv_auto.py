@@ -196,7 +196,7 @@ def test_pinned_choices_replay_and_record(monkeypatch: pytest.MonkeyPatch, tmp_p
     run_auto(TARGET)  # float64 arrays: the pinned geometry
     path.write_text(json.dumps({key: "no_such_backend"}))
     auto_mod.reset()
-    with pytest.raises(sn.PluginNotFoundError, match="choices.json"):
+    with pytest.raises(sn.PluginNotFoundError, match=r"choices\.json"):
         explain(*TARGET, "float64")
     path.write_text("[1, 2]")
     auto_mod.reset()

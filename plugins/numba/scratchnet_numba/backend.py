@@ -51,6 +51,7 @@ COST: Final = {
 }
 
 _blas_lock = threading.Lock()
+_parallel_lock = threading.Lock()
 _blas_controller: ThreadpoolController | None = None
 T = TypeVar("T")
 
@@ -120,10 +121,11 @@ def _compiled(run: Callable[[], T]) -> T:
 
 
 def _parallel(run: Callable[[], None]) -> None:
-    """A parallel kernel call, with BLAS pinned to one thread inside it."""
+    """A parallel kernel call, with BLAS pinned to one thread inside it; one at a time (two
+    Python threads must not launch parallel regions at once on numba's default layer)."""
 
     def pinned() -> None:
-        with _one_blas_thread():
+        with _parallel_lock, _one_blas_thread():
             run()
 
     _compiled(pinned)
