@@ -96,12 +96,13 @@ def test_paths_and_threads_are_what_the_docs_say() -> None:
     assert 1 <= backend.Numba._parts(g((8, 16, 16, 16), (16, 16, 3, 3))) <= 8
 
 
-def test_estimate_and_supports() -> None:
+def test_no_estimate_so_auto_times_it() -> None:
     b = numba_backend()
     args = ((32, 16, 28, 28), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1))
-    e32, e64 = b.estimate(*args, np.float32), b.estimate(*args, np.float64)
-    assert 0 < e32 < e64 < 1
+    assert b.estimate(*args, np.float32) is None
     assert b.supports(*args, np.float32) and not b.supports(*args, np.float16)
+    d = auto_mod.explain((8, 16, 16, 16), (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), "float32")
+    assert d.reason == "timed" and "numba" in d.timings and len(d.timings) == 2
 
 
 def test_second_process_loads_the_kernels_from_the_cache() -> None:

@@ -19,7 +19,7 @@ from .reference import conv_forward
 
 TARGET = ((4, 3, 9, 9), (2, 3, 3, 3), (1, 1), (1, 1), (1, 1))
 OTHER = ((2, 3, 12, 12), (2, 3, 5, 5), (2, 2), (0, 0), (1, 1))
-RUNTIME = ["cheap_on_target", "quick", "slow", "raising", "nonsense", "liar"]
+RUNTIME = ["cheap_on_target", "quick", "quick_timed", "slow", "raising", "nonsense", "liar"]
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +55,9 @@ def test_candidates_are_every_installed_backend_but_auto() -> None:
     d = explain(*TARGET, "float64")
     considered = set(d.estimates) | set(d.timings) | set(d.declined)
     assert considered == set(sn.get_conv_backends()) - {"auto"}
-    assert d.backend in considered and d.reason == "estimate"
+    assert d.backend in considered
+    timed = {n for n in considered if sn.get_conv_backends()[n]().estimate(*TARGET) is None}
+    assert d.reason == ("timed" if timed else "estimate")
     assert explain(*TARGET, "float64") is d  # one decision per geometry and process
 
 
@@ -89,6 +91,7 @@ def test_runtime_backend_without_estimate_is_timed_and_chosen_where_fastest(
 ) -> None:
     # every installed backend is made 30 ms slower on TARGET; "quick" is 30 ms slower
     # everywhere else: a timing, not an estimate, has to find that out
+    direct_forward = Direct.forward
     for name in sorted(sn.get_conv_backends()):
         if name != "auto":
             cls = sn.get_conv_backends()[name]
@@ -99,10 +102,11 @@ def test_runtime_backend_without_estimate_is_timed_and_chosen_where_fastest(
         def estimate(self, *args, **kwargs):
             return None
 
-    Quick.forward = slowed(Direct.forward, 0.03, lambda *s: not is_target(*s))  # type: ignore[method-assign]
+    Quick.forward = slowed(direct_forward, 0.03, lambda *s: not is_target(*s))  # type: ignore[method-assign]
     d = explain(*TARGET)
     assert (d.backend, d.reason) == ("quick", "timed")
-    assert len(d.timings) == 2  # quick against the best-estimated backend
+    # quick (and any installed backend without an estimate) against the best-estimated one
+    assert "quick" in d.timings and len(d.timings) >= 2
     assert explain(*OTHER).backend != "quick"
     run_auto(TARGET)
 
@@ -141,6 +145,11 @@ def test_bad_estimate_is_reported_once_and_left_out(estimate, why) -> None:
 
 
 def test_backend_failing_on_a_geometry_it_claimed_is_left_out_and_auto_carries_on() -> None:
+    @sn.register("conv_backends", "quick_timed")
+    class Timed(Direct):
+        def estimate(self, *args, **kwargs):
+            return None
+
     @sn.register("conv_backends", "liar")
     class Liar(Direct):
         def estimate(self, *args, **kwargs):
@@ -149,11 +158,15 @@ def test_backend_failing_on_a_geometry_it_claimed_is_left_out_and_auto_carries_o
         def forward(self, x, w, stride, padding, dilation):
             raise RuntimeError("not implemented for this one after all")
 
-    assert explain(*TARGET).backend == "liar"
+    estimated = ["liar", "direct", "fft"]  # all with estimates: liar wins without running
+    assert explain(*TARGET, candidates=estimated).backend == "liar"
     with pytest.warns(BackendExcludedWarning, match="'liar'.*RuntimeError: not implemented"):
-        run_auto(TARGET)  # recomputed on the next choice
-    assert explain(*TARGET).backend != "liar"
+        run_auto(TARGET, candidates=estimated)  # recomputed on the next choice
+    assert explain(*TARGET, candidates=estimated).backend != "liar"
     run_auto(OTHER)
+    auto_mod.reset()  # against a backend that is timed, liar fails while being timed
+    with pytest.warns(BackendExcludedWarning, match="'liar'.*RuntimeError: not implemented"):
+        assert explain(*TARGET, candidates=["liar", "quick_timed"]).backend == "quick_timed"
 
 
 def test_plugin_from_a_distribution_is_named_in_the_report(make_distribution) -> None:

@@ -36,19 +36,12 @@ from scratchnet_core.interfaces import Array
 
 from . import _kernels
 
-__all__ = ["COST", "Numba", "cost_features", "path_for"]
+__all__ = ["Numba", "path_for"]
 
 DISTRIBUTION: Final = "scratchnet-numba"
 ENTRY_POINT: Final = "scratchnet_numba.backend:Numba"
 TARGET_COLUMNS: Final = 512  # Winograd: tiles per GEMM batch (a few images' worth)
 PARALLEL_MIN_MACS: Final = 2_000_000  # below: one thread, no parallel region to wake
-
-# cost model (seconds), fitted on the reference machine by benchmarks/calibrate_auto.py:
-# winograd and im2col: a * multiply-adds + b * moved elements + c
-COST: Final = {
-    "winograd": (1.35e-11, 4.0e-10, 4.0e-5),
-    "im2col": (1.15e-11, 1.1e-9, 4.0e-5),
-}
 
 _blas_lock = threading.Lock()
 _parallel_lock = threading.Lock()
@@ -74,25 +67,6 @@ def path_for(g: ConvGeometry) -> str:
     ):
         return "winograd"
     return "im2col"
-
-
-def cost_features(g: ConvGeometry) -> tuple[str, float, float]:
-    """``(path, multiply-adds, elements moved)`` of one forward + backward, for the estimate.
-
-    >>> from scratchnet_core.conv_geometry import ConvGeometry
-    >>> cost_features(ConvGeometry((2, 1, 8, 8), (4, 1, 3, 3), (1, 1), (1, 1), (1, 1), "doc"))
-    ('im2col', 13824.0, 2304.0)
-    """
-    path = path_for(g)
-    n, c, o = g.batch, g.in_channels, g.out_channels
-    if path == "winograd":
-        tiles = math.prod((s + 1) // 2 for s in g.out)
-        return path, 3.0 * 16 * n * tiles * c * o, 16.0 * n * tiles * (2 * c + o)
-    return (
-        path,
-        3.0 * n * g.positions * c * g.kernel_size * o,
-        2.0 * n * g.positions * c * g.kernel_size,
-    )
 
 
 @contextmanager
@@ -179,6 +153,9 @@ class Numba(ConvBackend):
     """
 
     # ---------------------------------------------------------------- planning, for auto
+    # No ``estimate``: how fast this backend is depends on the machine's BLAS kernels and
+    # cores far more than ``direct``'s and ``fft``'s cost models capture, so ``auto`` times
+    # it once per geometry (a few calls) instead of trusting constants from another machine.
     def supports(
         self,
         x_shape: tuple[int, ...],
@@ -188,28 +165,12 @@ class Numba(ConvBackend):
         dilation: tuple[int, ...],
         dtype: Any = None,
     ) -> bool:
-        """Every geometry the interface allows, in float32 and float64."""
-        return dtype is None or np.dtype(dtype) in (np.float32, np.float64)
+        """Every geometry the interface allows, in float32 and float64.
 
-    def estimate(
-        self,
-        x_shape: tuple[int, ...],
-        w_shape: tuple[int, ...],
-        stride: tuple[int, ...],
-        padding: tuple[int, ...],
-        dilation: tuple[int, ...],
-        dtype: Any = None,
-    ) -> float | None:
-        """Predicted seconds of one forward + backward (cost model, float32 timings).
-
-        >>> Numba().estimate((32, 16, 28, 28), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1)) < 0.01
-        True
+        >>> Numba().supports((8, 3, 32, 32), (16, 3, 3, 3), (1, 1), (1, 1), (1, 1), "float16")
+        False
         """
-        g = ConvGeometry(tuple(x_shape), tuple(w_shape), stride, padding, dilation, "numba")
-        path, macs, moved = cost_features(g)
-        a, b, fixed = COST[path]
-        scale = 2.0 if dtype is not None and np.dtype(dtype).itemsize > 4 else 1.0
-        return scale * (a * macs + b * moved) + fixed
+        return dtype is None or np.dtype(dtype) in (np.float32, np.float64)
 
     # ------------------------------------------------------------------------- compute
     @staticmethod
