@@ -13,9 +13,10 @@ choice:
 3. **estimate**: if every remaining backend offers ``estimate(...)`` (predicted seconds),
    the smallest wins, without running anything: the choice is the same in every run.
 4. **timed**: backends whose estimate is ``None`` (and the best-estimated one, to compare
-   against) run one warm-up and two timed forward + backward passes on random data of the
-   geometry; the fastest wins (``torch.backends.cudnn.benchmark``'s rule). Set
-   ``SCRATCHNET_CONV_AUTO_BENCHMARK=1`` to time every candidate, estimates or not.
+   against) run one warm-up and three timed forward + backward passes, in alternating
+   rounds, on random data of the geometry; the fastest wins (the rule of
+   ``torch.backends.cudnn.benchmark``). Set ``SCRATCHNET_CONV_AUTO_BENCHMARK=1`` to time
+   every candidate, estimates or not.
 
 A backend that misbehaves (``supports`` or ``estimate`` raising, an estimate that is not a
 finite number >= 0, an exception while timed or while computing a geometry it accepted, or
@@ -59,7 +60,7 @@ __all__ = [
 ENV_CHOICES: Final = "SCRATCHNET_CONV_AUTO_CHOICES"
 ENV_BENCHMARK: Final = "SCRATCHNET_CONV_AUTO_BENCHMARK"
 _SELF: Final = "auto"
-_TIMED_RUNS: Final = 2
+_TIMED_RUNS: Final = 3
 
 
 class BackendExcludedWarning(UserWarning):
@@ -241,26 +242,39 @@ def _finite_seconds(value: Any) -> bool:
     )
 
 
-def _time_backend(
-    backend: ConvBackend,
+def _time_backends(
+    probes: dict[str, ConvBackend],
     x_shape: tuple[int, ...],
     w_shape: tuple[int, ...],
     conv: tuple[tuple[int, ...], ...],
     dtype: Any,
-) -> float:
+    key: str,
+    candidates: dict[str, Any],
+) -> dict[str, float]:
+    """Fastest of :data:`_TIMED_RUNS` forward + backward passes of each backend, taken in
+    alternating rounds (so that a burst of load on a shared machine hits all of them), after
+    one warm-up each (compilation, plans, caches). A backend that fails is left out."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
-    y = backend.forward(x, w, *conv)
-    g = np.ones_like(y)
-    backend.backward(g, x, w, *conv)  # warm-up: compilation, plans, caches
-    best = math.inf
-    for _ in range(_TIMED_RUNS):
-        start = time.perf_counter()
-        backend.forward(x, w, *conv)
-        backend.backward(g, x, w, *conv)
-        best = min(best, time.perf_counter() - start)
-    backend.clear_cache()
+    grads: dict[str, Array] = {}
+    for name, backend in probes.items():
+        try:
+            grads[name] = np.ones_like(backend.forward(x, w, *conv))
+            backend.backward(grads[name], x, w, *conv)
+        except Exception as exc:
+            _exclude(name, candidates[name], f"failed on {key}: {type(exc).__name__}: {exc}")
+    best = dict.fromkeys(grads, math.inf)
+    order = list(grads)
+    for r in range(_TIMED_RUNS):
+        for name in order if r % 2 == 0 else order[::-1]:
+            backend = probes[name]
+            start = time.perf_counter()
+            backend.forward(x, w, *conv)
+            backend.backward(grads[name], x, w, *conv)
+            best[name] = min(best[name], time.perf_counter() - start)
+    for backend in probes.values():
+        backend.clear_cache()
     return best
 
 
@@ -328,11 +342,8 @@ def _decide(
     if len(probes) == 1:
         reason, choice = "only candidate", next(iter(probes))
     elif to_time:
-        for name in to_time:
-            try:
-                timings[name] = _time_backend(probes[name], x_shape, w_shape, conv, dtype)
-            except Exception as exc:
-                _exclude(name, candidates[name], f"failed on {key}: {type(exc).__name__}: {exc}")
+        probed = {name: probes[name] for name in to_time}
+        timings = _time_backends(probed, x_shape, w_shape, conv, dtype, key, candidates)
         if not timings:
             return _decide(x_shape, w_shape, conv, dtype, restrict)
         reason, choice = "timed", min(timings, key=lambda n: (timings[n], n))
