@@ -38,7 +38,6 @@ config file.
 
 from __future__ import annotations
 
-import inspect
 import re
 import sys
 from collections.abc import Mapping
@@ -50,6 +49,7 @@ import numpy as np
 
 from . import data as datasets
 from ._random import seed as seed_rng
+from .components import check_options
 from .errors import ConfigurationError, OptionalDependencyError, ScratchnetError
 from .interfaces import Array
 from .model import Model
@@ -235,15 +235,11 @@ def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) ->
         raise config.error(
             (*where, "type") if not isinstance(spec, str) else where, str(exc)
         ) from None
-    signature = inspect.signature(cls)
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    if not accepts_any:
-        for key in kwargs:
-            if key not in signature.parameters:
-                allowed = ", ".join(p for p in signature.parameters if p != "self")
-                raise config.error(
-                    (*where, key), f"unknown argument of {name!r}; it takes {allowed}"
-                )
+    for key in kwargs:
+        try:
+            check_options(name, cls, [key])
+        except ConfigurationError as exc:
+            raise config.error((*where, key), str(exc)) from None
     try:
         return cls(**kwargs)
     except (ScratchnetError, TypeError, ValueError) as exc:
