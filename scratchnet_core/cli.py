@@ -122,7 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train as a TOML config says (see examples/*.toml)")
     train.add_argument("config", help="the TOML config file")
-    train.add_argument("--output-dir", default=None, help="where output paths are relative to")
+    train.add_argument(
+        "--output-dir",
+        default=None,
+        help="folder the [output] paths are relative to (created if missing; default: the "
+        "config file's folder)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
 

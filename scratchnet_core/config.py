@@ -27,13 +27,15 @@ A config names every component by its registry name; constructor arguments sit b
     batch_size = 32
 
     [output]
-    model = "xor.npz"       # paths relative to the working directory
+    model = "xor.npz"       # paths relative to the config file (or to --output-dir)
     history = "xor.csv"
     plot = "xor.png"        # written when matplotlib is installed
 
 A wrong key or a wrong type is a :class:`~scratchnet_core.errors.ConfigurationError` naming
-the file, the line and the key. ``data.path`` (for ``source = "npz"``) is relative to the
-config file.
+the file, the line and the key. Paths are relative to the config file: ``data.path`` (for
+``source = "npz"``) and the ``[output]`` paths, which ``output_dir`` (``--output-dir``)
+re-roots instead. Every output folder is created, and checked writable, before training
+starts.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ import numpy as np
 
 from . import data as datasets
 from ._random import seed as seed_rng
+from ._paths import prepare_output
 from .components import check_options
 from .errors import ConfigurationError, OptionalDependencyError, ScratchnetError
 from .interfaces import Array
@@ -333,6 +336,12 @@ def run_config(
     except ScratchnetError as exc:
         raise config.error(("model",), str(exc)) from None
 
+    out = doc.get("output", {})
+    base = Path(output_dir) if output_dir is not None else config.path.parent
+    targets = {  # every output location is checked (folders created) before training
+        key: prepare_output(base / value, f"output.{key}") for key, value in out.items()
+    }
+
     fit = dict(doc.get("fit", {}))
     if verbose is not None:
         fit["verbose"] = verbose
@@ -343,18 +352,16 @@ def run_config(
 
     files: dict[str, str] = {}
     notes: list[str] = []
-    out = doc.get("output", {})
-    base = Path(output_dir) if output_dir is not None else Path.cwd()
-    if "model" in out:
-        files["model"] = str(base / out["model"])
+    if "model" in targets:
+        files["model"] = str(targets["model"])
         model.save(files["model"])
-    if "history" in out:
-        files["history"] = str(base / out["history"])
+    if "history" in targets:
+        files["history"] = str(targets["history"])
         history.to_csv(files["history"])
-    if "plot" in out:
+    if "plot" in targets:
         try:
-            history.plot(base / out["plot"])
-            files["plot"] = str(base / out["plot"])
+            history.plot(targets["plot"])
+            files["plot"] = str(targets["plot"])
         except OptionalDependencyError as exc:
             notes.append(f"no plot: {exc}")
     return RunResult(model, history, test_metrics, files, notes)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import data
+from ._paths import prepare_output
 from ._random import seed as seed_rng
 from .layers import linear
 from .model import History, Model
@@ -34,6 +35,8 @@ def run_xor_demo(plot: str | None = None, seed: int = 0, verbose: int = 1) -> di
     Keys: ``train_loss``, ``train_accuracy``, ``test_accuracy`` and ``plot`` (the file
     written, or a hint when matplotlib is missing, or ``None``).
     """
+    if plot:
+        prepare_output(plot, "--plot")  # a bad location fails now, not after training
     seed_rng(seed)
     rng = np.random.default_rng(seed)
     X, Y = data.xor(500, rng=rng)
