@@ -43,7 +43,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return 1
     for r in results:
         detail = f": {r.detail}" if r.detail else ""
-        print(f"{r.status:7}  {r.kind}:{r.name}{detail}")
+        label = f"{r.kind}:{r.name}" if r.kind else r.name
+        print(f"{r.status:7}  {label}{detail}")
     failed = [r for r in results if r.status == "failed"]
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "failed", "skipped")}
     print(f"{counts['ok']} passed, {counts['failed']} failed, {counts['skipped']} skipped")

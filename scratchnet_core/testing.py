@@ -15,6 +15,7 @@ Each ``check_*`` raises ``AssertionError`` with the failing check's name and the
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -512,14 +513,16 @@ def _instantiable(registry: Any) -> list[tuple[str, Any]]:
 
 def run_checks(names: Sequence[str] = (), seed: int = 0) -> list[CheckResult]:
     """The kit over installed components (all, or those whose registry name is in ``names``;
-    ``kind:name`` narrows to one kind). Aliases of one object are checked once.
+    ``kind:name`` narrows to one kind). Aliases of one object are checked once. A name no
+    installed component has is a failed result (kind ``""`` unless given), with close matches.
 
     >>> [r.status for r in run_checks(["relu", "costs:mse"])]
     ['ok', 'ok']
     """
     from .registry import KINDS, get_registry
 
-    wanted = [n.lower() for n in names]
+    wanted = [n.strip().lower() for n in names]
+    matched: set[str] = set()
     results: list[CheckResult] = []
     for kind in KINDS:
         if kind == "hooks":
@@ -529,6 +532,7 @@ def run_checks(names: Sequence[str] = (), seed: int = 0) -> list[CheckResult]:
         for name in registry:
             if wanted and name not in wanted and f"{kind}:{name}" not in wanted:
                 continue
+            matched.update({name, f"{kind}:{name}"})
             try:
                 obj = registry[name]
             except ScratchnetError as exc:
@@ -547,4 +551,19 @@ def run_checks(names: Sequence[str] = (), seed: int = 0) -> list[CheckResult]:
                 results.append(CheckResult(kind, name, "failed", f"{type(exc).__name__}: {exc}"))
             else:
                 results.append(CheckResult(kind, name, "ok"))
+    results.extend(_unknown(n) for n in dict.fromkeys(wanted) if n not in matched)
     return results
+
+
+def _unknown(requested: str) -> CheckResult:
+    """A failed result for a name no installed component has, with close matches."""
+    from .registry import KINDS, get_registry
+
+    kind, _, bare = requested.rpartition(":")
+    kinds = [kind] if kind in KINDS else [k for k in KINDS if k != "hooks"]
+    candidates = sorted({n for k in kinds for n in get_registry(k)})
+    close = difflib.get_close_matches(bare, candidates, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    where = f" of kind {kind}" if kind in KINDS else ""
+    detail = f"no installed component{where} is named {bare!r}{hint}"
+    return CheckResult(kind if kind in KINDS else "", bare, "failed", detail)
