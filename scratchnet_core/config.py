@@ -50,8 +50,8 @@ from typing import Any
 import numpy as np
 
 from . import data as datasets
-from ._random import seed as seed_rng
 from ._paths import prepare_output
+from ._random import seed as seed_rng
 from .components import check_options
 from .errors import ConfigurationError, OptionalDependencyError, ScratchnetError
 from .interfaces import Array

@@ -102,7 +102,12 @@ def assert_gradients_close(
 
 
 def check_activation_gradient(
-    activation: ActivationFunction, z: Array, *, seed: int = 0, rtol: float = GRAD_RTOL
+    activation: ActivationFunction,
+    z: Array,
+    *,
+    seed: int = 0,
+    rtol: float = GRAD_RTOL,
+    atol: float = GRAD_ATOL,
 ) -> float:
     """``activation.backward`` against finite differences of ``sum(forward(z) * g)``.
 
@@ -116,7 +121,9 @@ def check_activation_gradient(
     activation.forward(z)
     analytic = activation.backward(g)
     numeric = numerical_gradient(lambda: float(np.sum(activation.forward(z) * g)), z)
-    return assert_gradients_close(analytic, numeric, f"{type(activation).__name__}.backward")
+    return assert_gradients_close(
+        analytic, numeric, f"{type(activation).__name__}.backward", rtol, atol
+    )
 
 
 def check_cost_gradient(
@@ -126,6 +133,7 @@ def check_cost_gradient(
     *,
     logits: bool = False,
     rtol: float = GRAD_RTOL,
+    atol: float = GRAD_ATOL,
 ) -> float:
     """``cost.gradient`` (or, with ``logits``, the fused gradient) against finite differences.
 
@@ -139,10 +147,10 @@ def check_cost_gradient(
     if logits:
         analytic = cost.loss_and_gradient_from_logits(y_pred, y_true)[1]
         numeric = numerical_gradient(lambda: cost.loss_from_logits(y_pred, y_true), y_pred)
-        return assert_gradients_close(analytic, numeric, f"{name} from logits", rtol)
+        return assert_gradients_close(analytic, numeric, f"{name} from logits", rtol, atol)
     analytic = cost.gradient(y_pred, y_true)
     numeric = numerical_gradient(lambda: cost.loss(y_pred, y_true), y_pred)
-    return assert_gradients_close(analytic, numeric, f"{name}.gradient", rtol)
+    return assert_gradients_close(analytic, numeric, f"{name}.gradient", rtol, atol)
 
 
 def _reseed(layer: Layer, seed: int) -> None:
@@ -154,7 +162,7 @@ def _reseed(layer: Layer, seed: int) -> None:
 
 
 def check_layer_gradients(
-    layer: Layer, x: Array, *, seed: int = 0, rtol: float = GRAD_RTOL
+    layer: Layer, x: Array, *, seed: int = 0, rtol: float = GRAD_RTOL, atol: float = GRAD_ATOL
 ) -> dict[str, float]:
     """Input and parameter gradients of ``layer`` (converted to float64) at ``x``.
 
@@ -182,11 +190,12 @@ def check_layer_gradients(
         _reseed(layer, seed)
         return float(np.sum(layer.forward(x, training=True) * g))
 
-    errors = {"x": assert_gradients_close(grad_x, numerical_gradient(scalar, x), f"{name} dL/dx")}
+    numeric_x = numerical_gradient(scalar, x)
+    errors = {"x": assert_gradients_close(grad_x, numeric_x, f"{name} dL/dx", rtol, atol)}
     for pname, value in layer.parameters().items():
         numeric = numerical_gradient(scalar, value)
         errors[pname] = assert_gradients_close(
-            analytic[pname], numeric, f"{name} dL/d{pname}", rtol
+            analytic[pname], numeric, f"{name} dL/d{pname}", rtol, atol
         )
     return errors
 
@@ -206,7 +215,12 @@ def _config_round_trip(component: Any) -> Any:
 
 
 def check_activation(
-    activation: ActivationFunction, shape: Sequence[int] = (4, 5), *, seed: int = 0
+    activation: ActivationFunction,
+    shape: Sequence[int] = (4, 5),
+    *,
+    seed: int = 0,
+    rtol: float = GRAD_RTOL,
+    atol: float = GRAD_ATOL,
 ) -> None:
     """Conformance of an activation: gradient (float64), dtype and shape kept, config.
 
@@ -216,7 +230,7 @@ def check_activation(
     rng = np.random.default_rng(seed)
     z = rng.standard_normal(tuple(shape)) * 2
     z[np.abs(z) < 1e-3] = 0.5  # stay off kinks such as relu's at 0
-    check_activation_gradient(activation, z, seed=seed)
+    check_activation_gradient(activation, z, seed=seed, rtol=rtol, atol=atol)
     for dtype in (np.float32, np.float64):
         out = activation.forward(z.astype(dtype))
         if out.dtype != dtype or out.shape != z.shape:
@@ -233,6 +247,8 @@ def check_cost(
     y_true: Array,
     *,
     logits: Array | None = None,
+    rtol: float = GRAD_RTOL,
+    atol: float = GRAD_ATOL,
 ) -> None:
     """Conformance of a cost: float loss, gradient (float64), fused gradient, config.
 
@@ -243,9 +259,9 @@ def check_cost(
     loss = cost.loss(np.asarray(y_pred, dtype=np.float64), y_true)
     if not isinstance(loss, float):
         raise AssertionError(f"{type(cost).__name__}.loss returned {type(loss).__name__}")
-    check_cost_gradient(cost, y_pred, y_true)
+    check_cost_gradient(cost, y_pred, y_true, rtol=rtol, atol=atol)
     if logits is not None:
-        check_cost_gradient(cost, logits, y_true, logits=True)
+        check_cost_gradient(cost, logits, y_true, logits=True, rtol=rtol, atol=atol)
     _config_round_trip(cost)
 
 
@@ -256,6 +272,8 @@ def check_layer(
     batch: int = 3,
     seed: int = 0,
     bad_input_shape: Sequence[int] | None = None,
+    rtol: float = GRAD_RTOL,
+    atol: float = GRAD_ATOL,
 ) -> None:
     """Conformance of a layer built by ``layer_factory(dtype=...)`` for samples of ``input_shape``.
 
@@ -271,7 +289,7 @@ def check_layer(
     x = rng.standard_normal((batch, *input_shape))
     layer = layer_factory(dtype="float64")
     name = type(layer).__name__
-    check_layer_gradients(layer, x, seed=seed)
+    check_layer_gradients(layer, x, seed=seed, rtol=rtol, atol=atol)
     if set(layer.parameters()) != set(layer.gradients()):
         raise AssertionError(f"{name}: parameters() and gradients() keys differ")
     layer32 = layer_factory(dtype="float32")
@@ -369,7 +387,13 @@ def _reference_conv(
 
 
 def _check_conv_gradients(
-    backend: Any, x: Array, w: Array, conv: tuple[tuple[int, ...], ...], g: Array
+    backend: Any,
+    x: Array,
+    w: Array,
+    conv: tuple[tuple[int, ...], ...],
+    g: Array,
+    rtol: float,
+    atol: float,
 ) -> None:
     name = type(backend).__name__
     grad_x, grad_w = backend.backward(g, x, w, *conv)
@@ -377,11 +401,14 @@ def _check_conv_gradients(
     def scalar() -> float:
         return float(np.sum(backend.forward(x, w, *conv) * g))
 
-    assert_gradients_close(grad_x, numerical_gradient(scalar, x), f"{name} dL/dx {x.shape}")
-    assert_gradients_close(grad_w, numerical_gradient(scalar, w), f"{name} dL/dw {w.shape}")
+    numeric_x, numeric_w = numerical_gradient(scalar, x), numerical_gradient(scalar, w)
+    assert_gradients_close(grad_x, numeric_x, f"{name} dL/dx {x.shape}", rtol, atol)
+    assert_gradients_close(grad_w, numeric_w, f"{name} dL/dw {w.shape}", rtol, atol)
 
 
-def check_conv_backend(backend: Any, *, seed: int = 0) -> None:
+def check_conv_backend(
+    backend: Any, *, seed: int = 0, rtol: float = GRAD_RTOL, atol: float = GRAD_ATOL
+) -> None:
     """Conformance of a convolution backend: forward against the definition in 1, 2 and 3
     dimensions with stride, padding and dilation; gradients in float64; float32 kept;
     a channel mismatch raises :class:`ShapeError`.
@@ -405,7 +432,7 @@ def check_conv_backend(backend: Any, *, seed: int = 0) -> None:
                 f"{name}: forward differs from the definition for x {x_shape}, w {w_shape}"
             )
         g = rng.standard_normal(y.shape)
-        _check_conv_gradients(backend, x, w, (stride, padding, dilation), g)
+        _check_conv_gradients(backend, x, w, (stride, padding, dilation), g, rtol, atol)
         y32 = backend.forward(x.astype(np.float32), w.astype(np.float32), stride, padding, dilation)
         if y32.dtype != np.float32:
             raise AssertionError(f"{name}: float32 inputs gave {y32.dtype} output")

@@ -63,7 +63,8 @@ verbose = 0
     [
         (
             ("out_features = 1", "out_feature = 1"),
-            r"c\.toml:10: model\.layers\[0\]\.out_feature: linear: unknown option 'out_feature'; it accepts in_features",
+            r"c\.toml:10: model\.layers\[0\]\.out_feature: linear: unknown option "
+            r"'out_feature'; it accepts in_features",
         ),
         (("epochs = 2", 'epochs = "2"'), r"c\.toml:13: fit\.epochs: must be an integer, got str"),
         (
