@@ -80,7 +80,8 @@ class PluginNotFoundError(ScratchnetError, KeyError):
         else:
             message += (
                 f" No {kind} are installed: the standard set ships in the 'scratchnet-std'"
-                " distribution (pip install scratchnet-std, or `make demo` in a checkout)."
+                " distribution (install it from a scratchnet checkout with `pip install"
+                " plugins/std`, or run `make demo` there)."
             )
         if hint:
             message += " " + hint
