@@ -15,8 +15,9 @@ Saving writes a temporary file beside the target and renames it over the target 
 it is complete and flushed to disk, so a crash leaves the previous file intact. Loading
 checks every member's ``.npy`` header against the architecture before reading its data,
 reads exactly the bytes declared (so a file that lies about shapes cannot make the loader
-allocate more than the file holds), verifies the archive's CRCs, and never unpickles. A member the header does not list is a
-:class:`~scratchnet_core.errors.ModelFileError`: the file is not as scratchnet wrote it.
+allocate more than the file holds), verifies the archive's CRCs, and never unpickles. A
+member the header does not list is a :class:`~scratchnet_core.errors.ModelFileError`: the
+file is not as scratchnet wrote it.
 
 Each format version has its own reader (:data:`READERS`), which brings its header to the
 current form: files of every version in :data:`READABLE_VERSIONS` keep loading.
