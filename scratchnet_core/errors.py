@@ -302,20 +302,41 @@ class MissingPluginError(PluginNotFoundError, ModelFileError):
 class TrainingDivergedError(ScratchnetError, FloatingPointError):
     """The loss became NaN or infinite; training stopped with the last finite weights kept.
 
+    ``epoch`` and ``batch`` are indices from 0, as hooks receive them; the message counts
+    from 1, as the progress bar and the CSV log do (one numbering for people reading it).
+    With ``restored_to_epoch_start`` the message says the weights went back to the start of
+    that epoch (an update, not the loss, went non-finite); ``restored`` replaces that phrase
+    with any other account.
+
     Examples
     --------
     >>> import scratchnet_core as sn
     >>> print(sn.TrainingDivergedError(epoch=3, batch=7, loss=float("nan")))
-    training diverged at epoch 3, batch 7: loss is nan; the weights were left at ...
+    training diverged at epoch 4, batch 8: loss is nan; the weights were left at ...
+    >>> print(sn.TrainingDivergedError(0, 2, float("inf"), restored_to_epoch_start=True))
+    training diverged at epoch 1, batch 3: ...restored to the start of epoch 1 (try a ...
     """
 
-    def __init__(self, epoch: int, batch: int, loss: float, restored: str | None = None):
+    def __init__(
+        self,
+        epoch: int,
+        batch: int,
+        loss: float,
+        restored: str | None = None,
+        *,
+        restored_to_epoch_start: bool = False,
+    ):
         self.epoch = epoch
         self.batch = batch
         self.loss = loss
+        if restored is None and restored_to_epoch_start:
+            restored = (
+                "an update had made weights non-finite, so they were restored to the start of "
+                f"epoch {epoch + 1}"
+            )
         self.restored = restored
         kept = restored or "the weights were left at their last finite values"
         super().__init__(
-            f"training diverged at epoch {epoch}, batch {batch}: loss is {loss}; {kept} "
+            f"training diverged at epoch {epoch + 1}, batch {batch + 1}: loss is {loss}; {kept} "
             "(try a smaller learning rate)"
         )
