@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from .errors import ScratchnetError
-from .registry import KINDS, get_registry
+from .registry import DISABLE_ENV, KINDS, get_registry, unmatched_disabled_entries
 
 __all__ = ["main"]
 
@@ -31,6 +31,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)), row[4])
     if not rows:
         print("no components installed: the standard set ships in 'scratchnet-std'")
+    for entry in unmatched_disabled_entries():
+        print(f"{DISABLE_ENV}: {entry!r} matches no installed plugin (nothing hidden for it)")
     return 0
 
 

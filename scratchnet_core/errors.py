@@ -160,7 +160,10 @@ class PluginConflictError(ScratchnetError, LookupError):
         choices = ", ".join(f"'{d}:{name}'" for d in self.distributions)
         super().__init__(
             f"{kind} name {name!r} is offered by {len(self.distributions)} distributions "
-            f"({', '.join(self.distributions)}); choose one with a qualified name: {choices}"
+            f"({', '.join(self.distributions)}); choose one with a qualified name "
+            f"'distribution:name' ({choices}), or hide the other with the environment "
+            f"variable SCRATCHNET_DISABLE_PLUGINS (e.g. "
+            f"SCRATCHNET_DISABLE_PLUGINS={self.distributions[-1]})"
         )
 
 

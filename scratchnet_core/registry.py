@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
@@ -49,6 +50,8 @@ __all__ = [
     "hide_disabled",
     "refresh",
     "register",
+    "unmatched_disabled",
+    "unmatched_disabled_entries",
 ]
 
 GROUP_PREFIX: Final = "scratchnet."
@@ -174,6 +177,22 @@ def hide_disabled(
     for record in records:
         (hidden if _is_disabled(record, disabled) else kept).append(record)
     return kept, hidden
+
+
+def unmatched_disabled(records: Iterable[PluginRecord], disabled: frozenset[str]) -> list[str]:
+    """Entries of ``disabled`` that hide no record (a typo, or a plugin not installed).
+
+    >>> from scratchnet_core.registry import PluginRecord, unmatched_disabled
+    >>> records = [PluginRecord("layers", "a", "m:A", "dist-one", "1")]
+    >>> unmatched_disabled(records, frozenset({"a", "dist-twoo", "layers:b"}))
+    ['dist-twoo', 'layers:b']
+    """
+    records = list(records)
+    return sorted(
+        entry
+        for entry in disabled
+        if not any(_is_disabled(record, frozenset({entry})) for record in records)
+    )
 
 
 def build_registries(
@@ -312,12 +331,26 @@ class Registry(Mapping[str, Any]):
         return [r for rs in self._by_name.values() for r in rs]
 
     def state(self, record: PluginRecord) -> str:
-        """``"loaded"``, ``"not loaded"`` or ``"failed: <cause>"``."""
+        """``"loaded"``, ``"not loaded"`` or ``"failed: <cause>"``; when another distribution
+        offers the same name, followed by ``"; conflict: ..."`` with the qualified names."""
         if record in self._loaded:
-            return "loaded"
-        if record in self._failed:
-            return f"failed: {self._failed[record]}"
-        return "not loaded"
+            state = "loaded"
+        elif record in self._failed:
+            state = f"failed: {self._failed[record]}"
+        else:
+            state = "not loaded"
+        rivals = self.conflicting(record.name)
+        if rivals:
+            choices = " or ".join(f"'{d}:{record.name}'" for d in rivals)
+            state += f"; conflict: {len(rivals)} distributions offer {record.name!r}, use {choices}"
+        return state
+
+    def conflicting(self, name: str) -> list[str]:
+        """The distributions that offer ``name`` when more than one does (else empty)."""
+        records = self._by_name.get(normalize_name(name), [])
+        if len({r.value for r in records}) < 2:
+            return []
+        return [r.distribution for r in records]
 
     def runtime_names(self) -> list[str]:
         """Names registered in this process with :func:`register`."""
@@ -430,14 +463,38 @@ class Registry(Mapping[str, Any]):
 # --------------------------------------------------------------------------- process state
 
 _REGISTRIES: dict[str, Registry] | None = None
+_UNMATCHED: list[str] = []
 
 
 def _scan() -> dict[str, Registry]:
+    global _UNMATCHED
     import importlib_metadata  # deferred: reading metadata is not import-time work
 
     records = find_plugins(importlib_metadata.distributions())
-    kept, hidden = hide_disabled(records, parse_disabled(os.environ.get(DISABLE_ENV)))
+    disabled = parse_disabled(os.environ.get(DISABLE_ENV))
+    kept, hidden = hide_disabled(records, disabled)
+    _UNMATCHED = unmatched_disabled(records, disabled)
+    if _UNMATCHED:
+        warnings.warn(
+            f"{DISABLE_ENV}: {', '.join(repr(e) for e in _UNMATCHED)} "
+            f"{'matches' if len(_UNMATCHED) == 1 else 'match'} no installed plugin name, "
+            "kind:name or distribution, so nothing is hidden for "
+            f"{'it' if len(_UNMATCHED) == 1 else 'them'}",
+            UserWarning,
+            stacklevel=4,
+        )
     return build_registries(kept, hidden)
+
+
+def unmatched_disabled_entries() -> list[str]:
+    """Entries of ``SCRATCHNET_DISABLE_PLUGINS`` that hid nothing at the last scan (each was
+    also reported with a :class:`UserWarning`); ``scratchnet plugins`` lists them.
+
+    >>> unmatched_disabled_entries()
+    []
+    """
+    _registries()
+    return list(_UNMATCHED)
 
 
 def _registries() -> dict[str, Registry]:
