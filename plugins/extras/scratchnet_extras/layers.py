@@ -142,10 +142,10 @@ class _BatchNorm(Layer):
         self.add_buffer("running_mean", constant(shape, 0.0, dtype=dtype))
         self.add_buffer("running_var", constant(shape, 1.0, dtype=dtype))
 
-    def _check(self, shape: Sequence[int]) -> None:
+    def _check(self, shape: Sequence[int], shown: str | None = None) -> None:
         if len(shape) not in self.ranks or shape[1] != self.num_features:
             raise ShapeError(
-                repr(self), f"{self.layout} with C = {self.num_features}", tuple(shape)
+                repr(self), f"{self.layout} with C = {self.num_features}", shown or tuple(shape)
             )
 
     def _axes(self, ndim: int) -> tuple[int, ...]:
@@ -200,7 +200,8 @@ class _BatchNorm(Layer):
         return inv_std * (grad - mean_g - xhat * mean_gx)
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
-        self._check((0, *input_shape))
+        shown = "shape (N, " + ", ".join(str(int(s)) for s in input_shape) + ")"
+        self._check((0, *input_shape), shown)  # 0 stands for the batch axis, shown as N
         return tuple(int(s) for s in input_shape)
 
     def get_config(self) -> dict[str, Any]:
