@@ -1,6 +1,6 @@
 """Argument checks with scratchnet's error conventions, for any component's constructor.
 
-Each raises :class:`~scratchnet_core.errors.ConfigurationError` naming the owner and the
+Each raises `ConfigurationError` naming the owner and the
 argument, with what was expected and what was given.
 
 >>> from scratchnet_core.checks import positive_int
@@ -21,7 +21,7 @@ from .errors import ConfigurationError
 
 
 def positive_int(owner: str, argument: str, value: Any) -> int:
-    """``value`` as an int >= 1, or a :class:`ConfigurationError` naming ``owner.argument``.
+    """``value`` as an int >= 1, or a `ConfigurationError` naming ``owner.argument``.
 
     >>> positive_int("linear", "in_features", 3)
     3

@@ -4,7 +4,7 @@ A component *spec* is what configs and model files hold: a registry name (``"rel
 nested dict ``{"name": "leaky_relu", "config": {"negative_slope": 0.2}}`` or the flat form
 that TOML tables use, ``{"name": "leaky_relu", "negative_slope": 0.2}``. A key that is not
 an option of the component's constructor is a
-:class:`~scratchnet_core.errors.ConfigurationError` naming the options it takes, never
+`ConfigurationError` naming the options it takes, never
 silently dropped.
 """
 
@@ -41,7 +41,7 @@ def accepted_options(cls: Any) -> tuple[list[str], bool]:
 
 
 def check_options(owner: str, cls: Any, keys: Iterable[str]) -> None:
-    """Raise :class:`ConfigurationError` for the first of ``keys`` that ``cls`` does not take,
+    """Raise `ConfigurationError` for the first of ``keys`` that ``cls`` does not take,
     naming ``owner`` (the component's registry name) and the options it accepts.
 
     >>> import scratchnet_core as sn

@@ -31,7 +31,7 @@ A config names every component by its registry name; constructor arguments sit b
     history = "xor.csv"
     plot = "xor.png"        # written when matplotlib is installed
 
-A wrong key or a wrong type is a :class:`~scratchnet_core.errors.ConfigurationError` naming
+A wrong key or a wrong type is a `ConfigurationError` naming
 the file, the line and the key. Paths are relative to the config file: ``data.path`` (for
 ``source = "npz"``) and the ``[output]`` paths, which ``output_dir`` (``--output-dir``)
 re-roots instead. Every output folder is created, and checked writable, before training

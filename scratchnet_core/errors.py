@@ -1,6 +1,6 @@
 """The exceptions scratchnet raises.
 
-Every error derives from :class:`ScratchnetError` and also from the builtin it refines, so
+Every error derives from `ScratchnetError` and also from the builtin it refines, so
 ``except ValueError`` keeps working for callers that do not know scratchnet. Messages name
 the component or argument, what was expected and what was given.
 """
@@ -44,7 +44,7 @@ class ScratchnetError(Exception):
 class PluginNotFoundError(ScratchnetError, KeyError):
     """No component of this kind is registered under this name.
 
-    A :class:`KeyError`, so ``registry.get(name)`` returns ``None`` as a mapping should.
+    A `KeyError`, so ``registry.get(name)`` returns ``None`` as a mapping should.
     The message lists close matches and the installed names.
 
     Examples
@@ -92,7 +92,7 @@ class PluginNotFoundError(ScratchnetError, KeyError):
 
 
 class _PluginAttributeError(PluginNotFoundError, AttributeError):
-    """Raised by the family modules' ``__getattr__``: an :class:`AttributeError`, so that
+    """Raised by the family modules' ``__getattr__``: an `AttributeError`, so that
     ``hasattr``, ``getattr(module, name, default)`` and tools that probe modules (pytest,
     IPython, inspect) work; ``from ... import`` turns it into an ImportError (with Python's
     own "did you mean" from 3.12, which reads the module's ``__dir__``)."""
@@ -249,7 +249,7 @@ class OptionalDependencyError(ScratchnetError, ImportError):
 
 class ModelFileError(ScratchnetError, ValueError, OSError):
     """A model file is missing, unwritable, truncated, corrupted, foreign or of an unknown
-    format version. Both a :class:`ValueError` (bad content) and an :class:`OSError` (the
+    format version. Both a `ValueError` (bad content) and an `OSError` (the
     file itself).
 
     Examples
@@ -290,8 +290,8 @@ class BackwardError(ScratchnetError, RuntimeError):
 
 class MissingPluginError(PluginNotFoundError, ModelFileError):
     """A model file names a component whose plugin is not installed: both a
-    :class:`PluginNotFoundError` (it names the distribution to install) and a
-    :class:`ModelFileError` (the file cannot be loaded here).
+    `PluginNotFoundError` (it names the distribution to install) and a
+    `ModelFileError` (the file cannot be loaded here).
 
     Examples
     --------

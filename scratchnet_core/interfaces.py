@@ -1,7 +1,7 @@
 """The base interfaces every component implements.
 
-Four come from the seed (:class:`ActivationFunction`, :class:`Layer`, :class:`Optimizer`,
-:class:`CostFunction`) and one was added for swappable convolution (:class:`ConvBackend`).
+Four come from the seed (`ActivationFunction`, `Layer`, `Optimizer`,
+`CostFunction`) and one was added for swappable convolution (`ConvBackend`).
 The core ships no concrete subclass: those are plugins (see ``scratchnet-std``).
 
 Shapes are written ``(N, ...)`` with ``N`` the batch. Arrays are NumPy floating arrays in
@@ -72,7 +72,7 @@ class Component(ABC):  # noqa: B024 - a mixin of config helpers, abstract only i
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Any:
-        """Build a component from :meth:`get_config`'s output."""
+        """Build a component from `get_config`'s output."""
         return cls(**dict(config))
 
     def __repr__(self) -> str:
@@ -113,7 +113,7 @@ class ActivationFunction(Component):
 
     @abstractmethod
     def backward(self, grad: Array) -> Array:
-        """``grad = dL/da: (N, ...)`` -> ``dL/dz: (N, ...)`` for the last :meth:`forward`."""
+        """``grad = dL/da: (N, ...)`` -> ``dL/dz: (N, ...)`` for the last `forward`."""
 
     def __call__(self, z: Array) -> Array:
         return self.forward(z)
@@ -126,8 +126,8 @@ class CostFunction(Component):
     ``dL/dy_pred`` with the shape of ``y_pred``.
 
     A cost may *fuse* with the activation of the model's output layer (cross-entropy with
-    sigmoid or softmax): when :meth:`fuses_with` says so, the model calls
-    :meth:`loss_and_gradient_from_logits` with the pre-activation ``z`` instead, which is
+    sigmoid or softmax): when `fuses_with` says so, the model calls
+    `loss_and_gradient_from_logits` with the pre-activation ``z`` instead, which is
     exact and stable for any finite logits.
 
     Examples
@@ -156,7 +156,7 @@ class CostFunction(Component):
 
     def check_targets(self, y_true: Array, argument: str = "Y") -> None:
         """Refuse targets this cost cannot take (the model calls it once per ``fit``); raise
-        :class:`~scratchnet_core.errors.DataError` naming ``argument``. Default: accept."""
+        `DataError` naming ``argument``. Default: accept."""
 
     def fuses_with(self, activation: ActivationFunction | None) -> bool:
         """Whether this cost can work from the logits of ``activation``'s input."""
@@ -165,7 +165,7 @@ class CostFunction(Component):
     def loss_and_gradient_from_logits(
         self, z: Array, y_true: Array, y_pred: Array | None = None
     ) -> tuple[float, Array]:
-        """Loss of ``activation(z)`` and ``dL/dz``; required when :meth:`fuses_with` is true.
+        """Loss of ``activation(z)`` and ``dL/dz``; required when `fuses_with` is true.
 
         ``y_pred``, when given, is ``activation(z)`` as the layer already computed it; a cost
         may reuse it instead of computing it again.
@@ -185,18 +185,18 @@ class Layer(Component):
     """A differentiable function of its input with named parameters.
 
     Subclasses call ``super().__init__(dtype=dtype)`` and declare parameters with
-    :meth:`add_parameter`. ``forward(x, training)`` caches what ``backward`` needs;
-    ``backward(grad)`` fills :meth:`gradients` (same keys as :meth:`parameters`) and returns
+    `add_parameter`. ``forward(x, training)`` caches what ``backward`` needs;
+    ``backward(grad)`` fills `gradients` (same keys as `parameters`) and returns
     ``dL/dx``.
 
     Layers that end in an activation expose it as ``activation``, keep the last
-    pre-activation in ``preactivation`` and implement :meth:`backward_preactivation`; the
+    pre-activation in ``preactivation`` and implement `backward_preactivation`; the
     model then lets a cross-entropy cost work from the logits (see
-    :meth:`CostFunction.fuses_with`).
+    `CostFunction.fuses_with`).
 
     ``needs_input_grad`` is cleared by the model on its first layer while training (as
     PyTorch skips gradients of inputs that do not require them): a layer may then skip
-    computing ``dL/dx`` and return ``None`` from :meth:`backward`.
+    computing ``dL/dx`` and return ``None`` from `backward`.
 
     Examples
     --------
@@ -223,7 +223,7 @@ class Layer(Component):
 
     @abstractmethod
     def backward(self, grad: Array) -> Array | None:
-        """``grad = dL/dy`` -> ``dL/dx``; stores ``dL/dparam`` in :meth:`gradients`.
+        """``grad = dL/dy`` -> ``dL/dx``; stores ``dL/dparam`` in `gradients`.
 
         May return ``None`` when ``needs_input_grad`` is false.
         """
@@ -237,7 +237,7 @@ class Layer(Component):
         return self.activation.forward(z)
 
     def backward_through_activation(self, grad: Array) -> Array | None:
-        """``backward`` for layers written as :meth:`activate` + :meth:`backward_preactivation`:
+        """``backward`` for layers written as `activate` + `backward_preactivation`:
         the activation's vector-Jacobian product, then the layer's own."""
         if self.activation is not None:
             grad = self.activation.backward(grad)
@@ -245,7 +245,7 @@ class Layer(Component):
         return self.backward_preactivation(grad)
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:
-        """Like :meth:`backward`, but ``grad_z`` is ``dL/dz`` for the pre-activation."""
+        """Like `backward`, but ``grad_z`` is ``dL/dz`` for the pre-activation."""
         raise NotImplementedError(f"{type(self).__name__} has no output activation to bypass")
 
     def parameters(self) -> dict[str, Array]:
@@ -258,7 +258,7 @@ class Layer(Component):
     without it)."""
 
     def gradients(self) -> dict[str, Array]:
-        """The gradients of the last :meth:`backward`, keyed like :meth:`parameters`."""
+        """The gradients of the last `backward`, keyed like `parameters`."""
         return self._grads
 
     def buffers(self) -> dict[str, Array]:
@@ -267,7 +267,7 @@ class Layer(Component):
         return buffers
 
     def add_buffer(self, name: str, value: Array) -> Array:
-        """Declare a buffer: saved in model files, converted by :meth:`to`, not optimised."""
+        """Declare a buffer: saved in model files, converted by `to`, not optimised."""
         array = np.ascontiguousarray(value, dtype=self.dtype)
         self._buffers[name] = array
         return array
@@ -292,8 +292,8 @@ class Layer(Component):
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         """Shape of one output sample for one input sample of ``input_shape`` (no batch axis).
 
-        The default runs :meth:`forward` on a zero batch of one; layers override it with
-        arithmetic, raising :class:`~scratchnet_core.ShapeError` for shapes they cannot take.
+        The default runs `forward` on a zero batch of one; layers override it with
+        arithmetic, raising `ShapeError` for shapes they cannot take.
         """
         out = self.forward(np.zeros((1, *input_shape), dtype=self.dtype))
         return tuple(int(s) for s in out.shape[1:])
@@ -311,7 +311,7 @@ class Optimizer(Component):
 
     ``step(params, grads)`` takes two dicts keyed alike (the model uses ``"<index>.<name>"``,
     such as ``"0.weight"``). Per-parameter state is keyed by the same names, so
-    :meth:`state_dict` / :meth:`load_state_dict` resume training exactly.
+    `state_dict` / `load_state_dict` resume training exactly.
 
     Examples
     --------
@@ -337,11 +337,11 @@ class Optimizer(Component):
         """Update every ``params[name]`` in place from ``grads[name]``."""
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything :meth:`load_state_dict` needs to continue exactly (arrays and scalars)."""
+        """Everything `load_state_dict` needs to continue exactly (arrays and scalars)."""
         return {"iterations": self.iterations}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore the state saved by :meth:`state_dict`."""
+        """Restore the state saved by `state_dict`."""
         self.iterations = int(state["iterations"])
 
     def get_config(self) -> dict[str, Any]:
@@ -358,7 +358,7 @@ class ConvBackend(Component):
 
     A backend instance belongs to one layer and may keep what its last ``forward`` computed
     for the ``backward`` that follows (the im2col buffer, the input's transform); layers call
-    :meth:`clear_cache` when no backward will follow (inference).
+    `clear_cache` when no backward will follow (inference).
 
     Examples
     --------
@@ -371,7 +371,7 @@ class ConvBackend(Component):
     """
 
     def clear_cache(self) -> None:
-        """Drop anything kept from the last :meth:`forward` (default: nothing is kept)."""
+        """Drop anything kept from the last `forward` (default: nothing is kept)."""
 
     @abstractmethod
     def forward(
@@ -400,9 +400,9 @@ class ConvBackend(Component):
 class Metric(Component):
     """A streaming measure of predictions against targets, exact over a whole epoch.
 
-    The loop calls :meth:`reset` at the start of an epoch (or an evaluation),
-    :meth:`update` once per batch with ``y_pred: (N, ...)`` (the model's output) and
-    ``y_true`` (the targets as the cost takes them), and :meth:`result` at the end. A metric
+    The loop calls `reset` at the start of an epoch (or an evaluation),
+    `update` once per batch with ``y_pred: (N, ...)`` (the model's output) and
+    ``y_true`` (the targets as the cost takes them), and `result` at the end. A metric
     keeps sufficient statistics (counts, sums, a confusion matrix), never a mean of per-batch
     values, so F1 over an epoch equals F1 over all its predictions at once.
 
@@ -435,4 +435,4 @@ class Metric(Component):
 
     @abstractmethod
     def result(self) -> float:
-        """The value over everything seen since :meth:`reset`."""
+        """The value over everything seen since `reset`."""

@@ -1,8 +1,8 @@
 """Numerical conventions shared by every component.
 
 Layers follow IEEE 754 as PyTorch does: a result too large for the dtype is ``inf``,
-silently. Costs then return an infinite loss and :meth:`Model.fit` stops with
-:class:`~scratchnet_core.errors.TrainingDivergedError`: one clear error instead of a stream
+silently. Costs then return an infinite loss and `Model.fit` stops with
+`TrainingDivergedError`: one clear error instead of a stream
 of NumPy warnings. Where a stable formula exists (softmax, sigmoid, the cross-entropies, the
 norms) components use it, and the answer is exact rather than ``inf``.
 """

@@ -7,7 +7,7 @@ without installing anything::
     {kind: Registry}
 
 Entry points are read once per process, on the first look-up (not at import), and a plugin's
-module is imported the first time one of its components is asked for. :func:`refresh` reads
+module is imported the first time one of its components is asked for. `refresh` reads
 them again (after a ``pip install`` in a running notebook).
 """
 
@@ -198,7 +198,7 @@ def unmatched_disabled(records: Iterable[PluginRecord], disabled: frozenset[str]
 def build_registries(
     records: Iterable[PluginRecord], hidden: Iterable[PluginRecord] = ()
 ) -> dict[str, Registry]:
-    """One :class:`Registry` per kind.
+    """One `Registry` per kind.
 
     >>> from scratchnet_core.registry import build_registries
     >>> registries = build_registries([])
@@ -257,7 +257,7 @@ def split_qualified(key: str) -> tuple[str | None, str]:
 class Registry(Mapping[str, Any]):
     """The components of one kind, by case-insensitive name; loads each on first use.
 
-    A read-only :class:`~collections.abc.Mapping`: listing names (``list(reg)``, ``"x" in
+    A read-only `Mapping`: listing names (``list(reg)``, ``"x" in
     reg``, ``len(reg)``) imports nothing; ``reg[name]`` imports the plugin's module. Keys may
     be qualified, ``"distribution:name"``, to pick one of two distributions offering a name.
 
@@ -353,7 +353,7 @@ class Registry(Mapping[str, Any]):
         return [r.distribution for r in records]
 
     def runtime_names(self) -> list[str]:
-        """Names registered in this process with :func:`register`."""
+        """Names registered in this process with `register`."""
         return sorted(self._runtime)
 
     def name_of(self, obj: object) -> str | None:
@@ -392,7 +392,7 @@ class Registry(Mapping[str, Any]):
 
     # registration ----------------------------------------------------------------------
     def add(self, name: str, obj: Any, *, override: bool = False) -> None:
-        """Register ``obj`` as ``name`` for this process (see :func:`register`)."""
+        """Register ``obj`` as ``name`` for this process (see `register`)."""
         key = normalize_name(name)
         if not _NAME_RE.match(key):
             raise ConfigurationError(
@@ -488,7 +488,7 @@ def _scan() -> dict[str, Registry]:
 
 def unmatched_disabled_entries() -> list[str]:
     """Entries of ``SCRATCHNET_DISABLE_PLUGINS`` that hid nothing at the last scan (each was
-    also reported with a :class:`UserWarning`); ``scratchnet plugins`` lists them.
+    also reported with a `UserWarning`); ``scratchnet plugins`` lists them.
 
     >>> unmatched_disabled_entries()
     []
@@ -541,7 +541,7 @@ def register(kind: str, name: str | None = None, *, override: bool = False) -> C
     """Class (or function) decorator registering a component for this process.
 
     The object is checked against the kind's interface now; a missing method is an
-    :class:`~scratchnet_core.errors.InterfaceError` naming it.
+    `InterfaceError` naming it.
 
     >>> import scratchnet_core as sn
     >>> @sn.register("activations", "doc_square")

@@ -16,11 +16,11 @@ it is complete and flushed to disk, so a crash leaves the previous file intact. 
 checks every member's ``.npy`` header against the architecture before reading its data,
 reads exactly the bytes declared (so a file that lies about shapes cannot make the loader
 allocate more than the file holds), verifies the archive's CRCs, and never unpickles. A
-member the header does not list is a :class:`~scratchnet_core.errors.ModelFileError`: the
+member the header does not list is a `ModelFileError`: the
 file is not as scratchnet wrote it.
 
-Each format version has its own reader (:data:`READERS`), which brings its header to the
-current form: files of every version in :data:`READABLE_VERSIONS` keep loading.
+Each format version has its own reader (`READERS`), which brings its header to the
+current form: files of every version in `READABLE_VERSIONS` keep loading.
 """
 
 from __future__ import annotations
@@ -444,7 +444,7 @@ def _install_hint(kind: str, name: str, distribution: str, version: str) -> str:
 
 
 def load_model(path: PathLike) -> Model:
-    """Read a model written by :func:`save_model`; no code from the file is ever run.
+    """Read a model written by `save_model`; no code from the file is ever run.
 
     >>> import os, tempfile, scratchnet_core as sn
     >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")

@@ -279,7 +279,7 @@ def check_layer(
 
     Checks: gradients in float64; float32 in, float32 out; ``output_shape`` agrees with
     ``forward``; ``parameters()``/``gradients()`` keys agree; config round trip; and, given
-    ``bad_input_shape``, that such input raises :class:`ShapeError`.
+    ``bad_input_shape``, that such input raises `ShapeError`.
 
     >>> import scratchnet_core as sn
     >>> linear = sn.get_layers()["linear"]
@@ -411,7 +411,7 @@ def check_conv_backend(
 ) -> None:
     """Conformance of a convolution backend: forward against the definition in 1, 2 and 3
     dimensions with stride, padding and dilation; gradients in float64; float32 kept;
-    a channel mismatch raises :class:`ShapeError`.
+    a channel mismatch raises `ShapeError`.
 
     >>> import scratchnet_core as sn
     >>> check_conv_backend(sn.get_conv_backends()["direct"]())

@@ -197,7 +197,7 @@ class StepLR:
     """``lr = base_lr * gamma ** (epoch // step_size)`` (PyTorch's ``StepLR``).
 
     A closed form of the rate training started with (``from_initial_lr``): given to
-    :class:`LearningRateScheduler`, it receives that rate, not the current one.
+    `LearningRateScheduler`, it receives that rate, not the current one.
 
     >>> [StepLR(step_size=2, gamma=0.5)(epoch, 1.0) for epoch in range(5)]
     [1.0, 1.0, 0.5, 0.5, 0.25]
@@ -215,7 +215,7 @@ class StepLR:
 
 class ExponentialLR:
     """``lr = base_lr * gamma ** epoch`` (PyTorch's ``ExponentialLR``); a closed form of the
-    initial rate, as :class:`StepLR`.
+    initial rate, as `StepLR`.
 
     >>> ExponentialLR(gamma=0.5)(3, 1.0)
     0.125
@@ -233,7 +233,7 @@ class ExponentialLR:
 class CosineAnnealingLR:
     """``lr = eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2`` (PyTorch's
     closed form; after ``T_max`` it rises again, as there); a closed form of the initial rate,
-    as :class:`StepLR`.
+    as `StepLR`.
 
     >>> schedule = CosineAnnealingLR(T_max=10)
     >>> schedule(0, 0.1), round(schedule(5, 0.1), 6), round(schedule(10, 0.1), 6)
@@ -253,7 +253,7 @@ class CosineAnnealingLR:
 
 def _schedule_arity(schedule: Callable[..., float]) -> int:
     """How many positional arguments to pass: 2 (``epoch, lr``) or 1 (``epoch``); anything
-    else is a :class:`ConfigurationError` raised now, not at the first epoch."""
+    else is a `ConfigurationError` raised now, not at the first epoch."""
     try:
         signature = inspect.signature(schedule)
     except (TypeError, ValueError):  # no introspectable signature (some builtins): trust it
@@ -286,8 +286,8 @@ class LearningRateScheduler:
 
     As in Keras, ``epoch`` counts from 0 and ``lr`` is the optimizer's current rate, so
     ``lambda epoch, lr: lr * 0.5`` halves the rate every epoch; a schedule of ``(epoch)``
-    alone is called with the epoch only. The built-in :class:`StepLR`,
-    :class:`ExponentialLR` and :class:`CosineAnnealingLR` are closed forms (PyTorch's): they
+    alone is called with the epoch only. The built-in `StepLR`,
+    `ExponentialLR` and `CosineAnnealingLR` are closed forms (PyTorch's): they
     say so with ``from_initial_lr = True`` and receive the rate training started with, so a
     run resumed with ``initial_epoch`` continues them exactly. A schedule of any other
     number of arguments is refused here. The epoch's rate is logged as ``lr``.

@@ -16,7 +16,7 @@ inverse FFTs:
 
 where ``G`` is the transform of the output gradient spread back onto the stride-1 grid.
 
-The seed's helpers :func:`convolution` and :func:`valid_convolution_cnn2d` live here.
+The seed's helpers `convolution` and `valid_convolution_cnn2d` live here.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class _ConvNd(Layer):
     ``padding`` is an int, a tuple, ``"valid"`` (none) or ``"same"`` (output as large as the
     input; stride 1 only, and for even kernels the extra zero goes after, as PyTorch does).
     ``backend`` names a ``scratchnet.conv_backends`` plugin; ``None`` follows
-    :func:`scratchnet_core.current_conv_backend` at every call.
+    `scratchnet_core.current_conv_backend` at every call.
     """
 
     dims: ClassVar[int]
