@@ -12,10 +12,22 @@ scratchnet_core.errors.ConfigurationError: my_layer: units must be >= 1, got 0
 
 from __future__ import annotations
 
+import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["int_tuple", "positive_int", "real_in_range", "real_pair"]
+__all__ = [
+    "finite_real",
+    "int_tuple",
+    "integer",
+    "one_of",
+    "positive_int",
+    "positive_real",
+    "real_in_range",
+    "real_pair",
+    "shape_tuple",
+]
 
 from .errors import ConfigurationError
 
@@ -93,3 +105,96 @@ def real_pair(
         real_in_range(owner, f"{argument}[0]", value[0], low, high, high_open=high_open),
         real_in_range(owner, f"{argument}[1]", value[1], low, high, high_open=high_open),
     )
+
+
+def finite_real(owner: str, argument: str, value: Any) -> float:
+    """``value`` as a finite float (any sign), else a clear error.
+
+    >>> finite_real("leaky_relu", "negative_slope", 0.2)
+    0.2
+    >>> finite_real("elu", "alpha", float("inf"))
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.ConfigurationError: elu: alpha must be a finite number, got inf
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigurationError(
+            f"{owner}: {argument} must be a number, got {value!r} ({type(value).__name__})"
+        )
+    x = float(value)
+    if not math.isfinite(x):
+        raise ConfigurationError(f"{owner}: {argument} must be a finite number, got {x}")
+    return x
+
+
+def positive_real(owner: str, argument: str, value: Any) -> float:
+    """``value`` as a finite float ``> 0``, else a clear error.
+
+    >>> positive_real("huber", "delta", 2)
+    2.0
+    >>> positive_real("huber", "delta", 0)
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.ConfigurationError: huber: delta must be > 0, got 0.0
+    """
+    x = finite_real(owner, argument, value)
+    if x <= 0:
+        raise ConfigurationError(f"{owner}: {argument} must be > 0, got {x}")
+    return x
+
+
+def integer(owner: str, argument: str, value: Any, low: int | None = None) -> int:
+    """``value`` as an int (``bool`` refused), ``>= low`` when given.
+
+    >>> integer("softmax", "axis", -1)
+    -1
+    >>> integer("dropout", "seed", -3, low=0)
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.ConfigurationError: dropout: seed must be >= 0, got -3
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigurationError(
+            f"{owner}: {argument} must be an integer, got {value!r} ({type(value).__name__})"
+        )
+    if low is not None and value < low:
+        raise ConfigurationError(f"{owner}: {argument} must be >= {low}, got {value}")
+    return int(value)
+
+
+def one_of(owner: str, argument: str, value: Any, choices: Sequence[str]) -> str:
+    """``value`` if it is one of the strings ``choices``, else an error listing them.
+
+    >>> one_of("gelu", "approximate", "tanh", ("none", "tanh"))
+    'tanh'
+    >>> one_of("gelu", "approximate", "erf", ("none", "tanh"))
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.ConfigurationError: gelu: approximate must be 'none' or 'tanh', got 'erf'
+    """
+    if not isinstance(value, str) or value not in choices:
+        shown = ", ".join(repr(c) for c in choices[:-1]) + f" or {choices[-1]!r}"
+        raise ConfigurationError(f"{owner}: {argument} must be {shown}, got {value!r}")
+    return value
+
+
+def shape_tuple(owner: str, argument: str, value: Any) -> tuple[int, ...]:
+    """A positive int, or a non-empty sequence of them, as a tuple (a shape such as layer
+    norm's ``normalized_shape``).
+
+    >>> shape_tuple("layer_norm", "normalized_shape", [3, 4])
+    (3, 4)
+    """
+    items = (value,) if isinstance(value, numbers.Integral) else value
+    if (
+        isinstance(value, bool)
+        or not isinstance(items, (tuple, list))
+        or not items
+        or not all(
+            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in items
+        )
+    ):
+        raise ConfigurationError(
+            f"{owner}: {argument} must be a positive int or a tuple of them, got {value!r}"
+        )
+    return tuple(int(v) for v in items)

@@ -10,14 +10,15 @@ the component's dtype (float32 by default, float64 on request).
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeAlias
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from .errors import ConfigurationError
+from .errors import BackwardError, ConfigurationError
 
 __all__ = [
     "ActivationFunction",
@@ -29,6 +30,7 @@ __all__ = [
     "Layer",
     "Metric",
     "Optimizer",
+    "SavesForBackward",
     "as_float_dtype",
 ]
 
@@ -80,7 +82,84 @@ class Component(ABC):  # noqa: B024 - a mixin of config helpers, abstract only i
         return f"{type(self).__name__}({args})"
 
 
-class ActivationFunction(Component):
+def _releasing(backward: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a ``backward`` so that it refuses to run once what it needs was released, and
+    releases it when done (whatever happens)."""
+
+    @functools.wraps(backward)
+    def wrapper(self: SavesForBackward, *args: Any, **kwargs: Any) -> Any:
+        if self._saved is None and self._uses_saved:
+            raise BackwardError(self)
+        try:
+            return backward(self, *args, **kwargs)
+        finally:
+            self.release_saved()
+
+    wrapper.__releases_saved__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+class SavesForBackward:
+    """What ``forward`` keeps for ``backward``, kept and released by the base class (as
+    Chainer's ``retain_inputs`` and PyTorch's ``save_for_backward``).
+
+    ``forward`` calls :meth:`save_for_backward` with what the gradient needs (nothing, for
+    functions that need nothing); ``backward`` reads :attr:`saved`. The base wraps every
+    subclass's ``backward`` (and a layer's ``backward_preactivation``): after it returns,
+    what was saved is released, and a second ``backward`` without a ``forward`` in between
+    raises `BackwardError` instead of silently reusing stale arrays. Nothing is copied:
+    ``saved`` holds the very arrays given.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> class Cube(sn.ActivationFunction):
+    ...     def forward(self, z):
+    ...         self.save_for_backward(z)
+    ...         return z**3
+    ...     def backward(self, grad):
+    ...         (z,) = self.saved
+    ...         return grad * 3 * z**2
+    >>> act = Cube()
+    >>> _ = act.forward(np.array([2.0]))
+    >>> act.backward(np.array([1.0]))
+    array([12.])
+    >>> act.backward(np.array([1.0]))
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.BackwardError: Cube(): backward needs a forward first ...
+    """
+
+    _saved: tuple[Any, ...] | None = None
+    _uses_saved: bool = False  # components that never save are not checked (older plugins)
+    _released_methods: ClassVar[tuple[str, ...]] = ("backward",)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls._released_methods:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__releases_saved__", False):
+                setattr(cls, name, _releasing(method))
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep ``values`` (arrays, shapes, flags; not copied) for the next ``backward``."""
+        self._saved = values
+        self._uses_saved = True
+
+    @property
+    def saved(self) -> tuple[Any, ...]:
+        """What the last ``forward`` saved; `BackwardError` if it was already used."""
+        saved = self._saved
+        if saved is None:
+            raise BackwardError(self)
+        return saved
+
+    def release_saved(self) -> None:
+        """Drop what was saved (the base calls it after ``backward``)."""
+        self._saved = None
+
+
+class ActivationFunction(SavesForBackward, Component):
     """An element-wise (or, for softmax, row-wise) activation ``a = f(z)``.
 
     ``forward(z)`` remembers what ``backward`` needs; ``backward(grad)`` returns the
@@ -91,15 +170,19 @@ class ActivationFunction(Component):
     that layers using this activation should draw from: He for the relu family, Glorot for
     sigmoid, tanh and softmax.
 
+    ``forward`` keeps what ``backward`` needs with ``save_for_backward`` (see
+    `SavesForBackward`): a second ``backward`` then raises `BackwardError`.
+
     Examples
     --------
     >>> import numpy as np, scratchnet_core as sn
     >>> class Square(sn.ActivationFunction):
     ...     def forward(self, z):
-    ...         self.z = z
+    ...         self.save_for_backward(z)
     ...         return z * z
     ...     def backward(self, grad):
-    ...         return 2 * self.z * grad
+    ...         (z,) = self.saved
+    ...         return 2 * z * grad
     >>> act = Square()
     >>> act.forward(np.array([3.0])), act.backward(np.array([1.0]))
     (array([9.]), array([6.]))
@@ -181,13 +264,15 @@ class CostFunction(Component):
         return None
 
 
-class Layer(Component):
+class Layer(SavesForBackward, Component):
     """A differentiable function of its input with named parameters.
 
     Subclasses call ``super().__init__(dtype=dtype)`` and declare parameters with
-    `add_parameter`. ``forward(x, training)`` caches what ``backward`` needs;
-    ``backward(grad)`` fills `gradients` (same keys as `parameters`) and returns
-    ``dL/dx``.
+    `add_parameter`. ``forward(x, training)`` keeps what ``backward`` needs with
+    ``save_for_backward`` (see `SavesForBackward`); ``backward(grad)`` reads ``saved``,
+    fills `gradients` (same keys as `parameters`) and returns ``dL/dx``. What was saved
+    is released after ``backward`` (or ``backward_preactivation``), together with the
+    output activation's and ``preactivation``.
 
     Layers that end in an activation expose it as ``activation``, keep the last
     pre-activation in ``preactivation`` and implement `backward_preactivation`; the
@@ -210,6 +295,15 @@ class Layer(Component):
     activation: ActivationFunction | None = None
     preactivation: Array | None = None
     needs_input_grad: bool = True
+    _released_methods = ("backward", "backward_preactivation")
+
+    def release_saved(self) -> None:
+        """Drop what the last ``forward`` kept: the layer's saved values, ``preactivation``
+        and its output activation's (the fused loss path never calls that one's backward)."""
+        self._saved = None
+        self.preactivation = None
+        if self.activation is not None:
+            self.activation.release_saved()
 
     def __init__(self, *, dtype: DTypeLike | None = None) -> None:
         self.dtype: np.dtype[Any] = as_float_dtype(dtype)
@@ -241,7 +335,6 @@ class Layer(Component):
         the activation's vector-Jacobian product, then the layer's own."""
         if self.activation is not None:
             grad = self.activation.backward(grad)
-        self.preactivation = None
         return self.backward_preactivation(grad)
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:
@@ -313,6 +406,11 @@ class Optimizer(Component):
     such as ``"0.weight"``). Per-parameter state is keyed by the same names, so
     `state_dict` / `load_state_dict` resume training exactly.
 
+    Per-parameter state lives in the base: a subclass names its kinds in ``state_names``
+    (``("exp_avg", "exp_avg_sq")``) and asks `buffer` for the array of one parameter
+    (created on first use); `state_dict` / `load_state_dict` save and restore them with
+    ``iterations``. Scalars of its own it adds by extending both methods.
+
     Examples
     --------
     >>> import numpy as np, scratchnet_core as sn
@@ -331,18 +429,47 @@ class Optimizer(Component):
             raise ConfigurationError(f"{type(self).__name__}: lr must be > 0, got {lr}")
         self.lr = float(lr)
         self.iterations = 0
+        self.buffers: dict[str, dict[str, Array]] = {kind: {} for kind in self.state_names}
+
+    state_names: ClassVar[tuple[str, ...]] = ()
+    """The kinds of per-parameter state this optimizer keeps (each a dict name -> array)."""
+
+    def buffer(self, kind: str, name: str, like: Array, fill: float | None = 0.0) -> Array:
+        """The ``kind`` state of parameter ``name``, created shaped like ``like`` on first use:
+        filled with ``fill``, or a copy of ``like`` when ``fill`` is None (SGD's momentum
+        starts at the first gradient).
+
+        >>> import numpy as np, scratchnet_core as sn
+        >>> opt = sn.get_optimizers()["adam"]()
+        >>> opt.buffer("exp_avg", "0.weight", np.ones(2)) is opt.buffers["exp_avg"]["0.weight"]
+        True
+        """
+        store = self.buffers[kind]
+        buf = store.get(name)
+        if buf is None:
+            buf = store[name] = like.copy() if fill is None else np.full_like(like, fill)
+        return buf
 
     @abstractmethod
     def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
         """Update every ``params[name]`` in place from ``grads[name]``."""
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything `load_state_dict` needs to continue exactly (arrays and scalars)."""
-        return {"iterations": self.iterations}
+        """Everything `load_state_dict` needs to continue exactly (arrays and scalars):
+        ``iterations`` and a copy of each kind in ``state_names``."""
+        state: dict[str, Any] = {"iterations": self.iterations}
+        for kind in self.state_names:
+            state[kind] = {k: v.copy() for k, v in self.buffers[kind].items()}
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore the state saved by `state_dict`."""
+        """Restore the state saved by `state_dict` (a kind missing from ``state`` starts
+        empty)."""
         self.iterations = int(state["iterations"])
+        self.buffers = {
+            kind: {k: np.array(v) for k, v in state.get(kind, {}).items()}
+            for kind in self.state_names
+        }
 
     def get_config(self) -> dict[str, Any]:
         return {"lr": self.lr}
