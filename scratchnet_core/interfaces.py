@@ -103,8 +103,8 @@ class SavesForBackward:
     """What ``forward`` keeps for ``backward``, kept and released by the base class (as
     Chainer's ``retain_inputs`` and PyTorch's ``save_for_backward``).
 
-    ``forward`` calls :meth:`save_for_backward` with what the gradient needs (nothing, for
-    functions that need nothing); ``backward`` reads :attr:`saved`. The base wraps every
+    ``forward`` calls `save_for_backward` with what the gradient needs (nothing, for
+    functions that need nothing); ``backward`` reads `saved`. The base wraps every
     subclass's ``backward`` (and a layer's ``backward_preactivation``): after it returns,
     what was saved is released, and a second ``backward`` without a ``forward`` in between
     raises `BackwardError` instead of silently reusing stale arrays. Nothing is copied:

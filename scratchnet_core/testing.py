@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import ScratchnetError, ShapeError
+from .errors import BackwardError, ScratchnetError, ShapeError
 from .interfaces import ActivationFunction, Array, CostFunction, Layer, Optimizer
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "assert_gradients_close",
     "check_activation",
     "check_activation_gradient",
+    "check_backward_releases",
     "check_component",
     "check_conv_backend",
     "check_cost",
@@ -200,6 +201,69 @@ def check_layer_gradients(
     return errors
 
 
+# ----------------------------------------------------------------------------- release
+
+
+def _expect_backward_error(call: Callable[[], Any], what: str) -> None:
+    try:
+        call()
+    except BackwardError:
+        return
+    raise AssertionError(
+        f"{what} without a forward in between raised no BackwardError: keep what backward "
+        "needs with save_for_backward(...) in forward and read it from self.saved"
+    )
+
+
+def check_backward_releases(component: ActivationFunction | Layer, x: Array) -> None:
+    """What ``forward`` saved is released after ``backward``: a second ``backward`` raises
+    `BackwardError`, for activations and layers alike; for a layer also with
+    ``needs_input_grad`` cleared and, when it has an output activation it can bypass, after
+    ``backward_preactivation`` (the fused loss path), which releases the activation too.
+
+    >>> import scratchnet_core as sn
+    >>> check_backward_releases(sn.get_layers()["linear"](3, 2, "softmax"), np.ones((4, 3)))
+    """
+    name = type(component).__name__
+    if isinstance(component, ActivationFunction):
+        y = component.forward(x)
+        g = np.ones_like(y)
+        component.backward(g)
+        _expect_backward_error(lambda: component.backward(g), f"{name}: a second backward")
+        return
+    layer = component
+    _reseed(layer, 0)
+    y = layer.forward(x, training=True)
+    g = np.ones_like(y)
+    layer.backward(g)
+    _expect_backward_error(lambda: layer.backward(g), f"{name}: a second backward")
+    needed = layer.needs_input_grad
+    try:
+        layer.needs_input_grad = False
+        _reseed(layer, 0)
+        layer.forward(x, training=True)
+        layer.backward(g)
+        _expect_backward_error(
+            lambda: layer.backward(g), f"{name}: a second backward (needs_input_grad=False)"
+        )
+    finally:
+        layer.needs_input_grad = needed
+    activation = layer.activation
+    if activation is None or type(layer).backward_preactivation is Layer.backward_preactivation:
+        return
+    _reseed(layer, 0)
+    layer.forward(x, training=True)
+    if layer.preactivation is None:
+        raise AssertionError(f"{name}: forward with an activation kept no preactivation")
+    layer.backward_preactivation(np.ones_like(layer.preactivation))
+    if layer.preactivation is not None:
+        raise AssertionError(f"{name}: backward_preactivation left preactivation in place")
+    _expect_backward_error(lambda: layer.backward(g), f"{name}: backward after the fused path")
+    _expect_backward_error(
+        lambda: activation.backward(g), f"{name}'s activation: backward after the fused path"
+    )
+
+
 # ----------------------------------------------------------------------------- kit
 
 
@@ -222,7 +286,8 @@ def check_activation(
     rtol: float = GRAD_RTOL,
     atol: float = GRAD_ATOL,
 ) -> None:
-    """Conformance of an activation: gradient (float64), dtype and shape kept, config.
+    """Conformance of an activation: gradient (float64), a second backward refused
+    (`check_backward_releases`), dtype and shape kept, config.
 
     >>> import scratchnet_core as sn
     >>> check_activation(sn.get_activation_functions()["sigmoid"]())  # passes silently
@@ -231,6 +296,7 @@ def check_activation(
     z = rng.standard_normal(tuple(shape)) * 2
     z[np.abs(z) < 1e-3] = 0.5  # stay off kinks such as relu's at 0
     check_activation_gradient(activation, z, seed=seed, rtol=rtol, atol=atol)
+    check_backward_releases(activation, z)
     for dtype in (np.float32, np.float64):
         out = activation.forward(z.astype(dtype))
         if out.dtype != dtype or out.shape != z.shape:
@@ -277,7 +343,8 @@ def check_layer(
 ) -> None:
     """Conformance of a layer built by ``layer_factory(dtype=...)`` for samples of ``input_shape``.
 
-    Checks: gradients in float64; float32 in, float32 out; ``output_shape`` agrees with
+    Checks: gradients in float64; what forward saved released after backward
+    (`check_backward_releases`); float32 in, float32 out; ``output_shape`` agrees with
     ``forward``; ``parameters()``/``gradients()`` keys agree; config round trip; and, given
     ``bad_input_shape``, that such input raises `ShapeError`.
 
@@ -290,6 +357,7 @@ def check_layer(
     layer = layer_factory(dtype="float64")
     name = type(layer).__name__
     check_layer_gradients(layer, x, seed=seed, rtol=rtol, atol=atol)
+    check_backward_releases(layer, x)
     if set(layer.parameters()) != set(layer.gradients()):
         raise AssertionError(f"{name}: parameters() and gradients() keys differ")
     layer32 = layer_factory(dtype="float32")

@@ -13,13 +13,11 @@ import numpy as np
 
 from scratchnet_core import ActivationFunction, CostFunction, DataError, ShapeError
 from scratchnet_core.interfaces import Array
+from scratchnet_core.numerics import GRAD_EPS, clamped_log, log_softmax, sigmoid, softplus
 
-from .activations import Sigmoid, Softmax, sigmoid
+from .activations import Sigmoid, Softmax
 
 __all__ = ["BinaryCrossEntropy", "CategoricalCrossEntropy", "MeanSquaredError"]
-
-_LOG_FLOOR = -100.0  # PyTorch's clamp of log(p) in BCELoss
-_GRAD_EPS = 1e-12  # PyTorch's floor of p(1-p) in BCELoss's backward
 
 
 def _same_shape(cost: str, y_pred: Array, y_true: Array) -> None:
@@ -59,11 +57,6 @@ def _probabilities(cost: str, y_pred: Array, output: str) -> None:
         )
 
 
-def _clamped_log(p: Array) -> Array:
-    with np.errstate(divide="ignore"):
-        return np.maximum(np.log(p), _LOG_FLOOR)
-
-
 class MeanSquaredError(CostFunction):
     """``mean((y_pred - y_true)**2)`` over every element (PyTorch's and Keras' mean).
 
@@ -99,7 +92,7 @@ class BinaryCrossEntropy(CostFunction):
         _binary_targets(y_true)
         _probabilities("binary_cross_entropy", y_pred, "sigmoid")
         with _quiet():
-            ll = y_true * _clamped_log(y_pred) + (1 - y_true) * _clamped_log(1 - y_pred)
+            ll = y_true * clamped_log(y_pred) + (1 - y_true) * clamped_log(1 - y_pred)
             return float(-np.mean(ll))
 
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
@@ -107,7 +100,7 @@ class BinaryCrossEntropy(CostFunction):
         _binary_targets(y_true)
         _probabilities("binary_cross_entropy", y_pred, "sigmoid")
         with _quiet():
-            denom = np.maximum(y_pred * (1 - y_pred), _GRAD_EPS)
+            denom = np.maximum(y_pred * (1 - y_pred), GRAD_EPS)
             return (y_pred - y_true) / denom / y_pred.size
 
     def check_targets(self, y_true: Array, argument: str = "Y") -> None:
@@ -125,7 +118,7 @@ class BinaryCrossEntropy(CostFunction):
         _same_shape("binary_cross_entropy", z, y_true)
         _binary_targets(y_true)
         with _quiet():
-            return float(np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))))
+            return float(np.mean(softplus(z) - z * y_true))
 
     def loss_and_gradient_from_logits(
         self, z: Array, y_true: Array, y_pred: Array | None = None
@@ -186,8 +179,8 @@ class CategoricalCrossEntropy(CostFunction):
         n = y_pred.shape[0]
         with _quiet():
             if y_true.ndim == 1:
-                return float(-np.mean(_clamped_log(y_pred[np.arange(n), y_true])))
-            return float(-np.sum(y_true * _clamped_log(y_pred)) / n)
+                return float(-np.mean(clamped_log(y_pred[np.arange(n), y_true])))
+            return float(-np.sum(y_true * clamped_log(y_pred)) / n)
 
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
         self._check(y_pred, y_true)
@@ -196,22 +189,16 @@ class CategoricalCrossEntropy(CostFunction):
         if y_true.ndim == 1:
             grad = np.zeros_like(y_pred)
             rows = np.arange(n)
-            grad[rows, y_true] = -1 / np.maximum(y_pred[rows, y_true], _GRAD_EPS) / n
+            grad[rows, y_true] = -1 / np.maximum(y_pred[rows, y_true], GRAD_EPS) / n
             return grad
-        return -y_true / np.maximum(y_pred, _GRAD_EPS) / n
+        return -y_true / np.maximum(y_pred, GRAD_EPS) / n
 
     def fuses_with(self, activation: ActivationFunction | None) -> bool:
         return isinstance(activation, Softmax) and activation.axis in (-1, 1)
 
-    @staticmethod
-    def _log_softmax(z: Array) -> Array:
-        with _quiet():
-            shifted = z - z.max(axis=1, keepdims=True)
-            return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
     def loss_from_logits(self, z: Array, y_true: Array) -> float:
         self._check(z, y_true)
-        logp = self._log_softmax(z)
+        logp = log_softmax(z, axis=1)
         with _quiet():
             if y_true.ndim == 1:
                 return float(-np.mean(logp[np.arange(z.shape[0]), y_true]))
@@ -233,7 +220,7 @@ class CategoricalCrossEntropy(CostFunction):
                 grad[rows, y_true] -= 1
                 grad /= n
                 return loss, grad
-        logp = self._log_softmax(z)
+        logp = log_softmax(z, axis=1)
         p = np.exp(logp)
         if y_true.ndim == 1:
             rows = np.arange(n)
