@@ -162,7 +162,7 @@ def test_the_kit_refuses_components_that_reuse_stale_state() -> None:
 def test_save_for_backward_releases_after_backward_and_forward_renews() -> None:
     act = SlightlyOffSquare()
     with pytest.raises(sn.BackwardError):
-        act.saved  # nothing saved yet
+        _ = act.saved  # nothing saved yet
     act.forward(np.array([1.0]))
     act.backward(np.array([1.0]))
     with pytest.raises(sn.BackwardError, match="backward needs a forward first"):
@@ -192,11 +192,7 @@ def test_the_fused_path_releases_the_layer_and_its_activation() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "name"),
-    [
-        (kind, name)
-        for kind in ("activations", "layers")
-        for name in sorted(sn.get_registry(kind))
-    ],
+    [(kind, name) for kind in ("activations", "layers") for name in sorted(sn.get_registry(kind))],
 )
 def test_every_installed_activation_and_layer_refuses_a_second_backward(kind, name) -> None:
     """The issue's list (leaky_relu, sigmoid, tanh, extras activations, pooling, flatten,

@@ -116,9 +116,7 @@ class _PoolNd(Layer):
     def _unpad(self, grad_xp: Array) -> Array:
         if not any(self.padding):
             return grad_xp
-        inner = tuple(
-            slice(p, s - p) for p, s in zip(self.padding, grad_xp.shape[2:], strict=True)
-        )
+        inner = tuple(slice(p, s - p) for p, s in zip(self.padding, grad_xp.shape[2:], strict=True))
         return np.ascontiguousarray(grad_xp[(slice(None), slice(None), *inner)])
 
     def get_config(self) -> dict[str, Any]:
