@@ -185,16 +185,16 @@ def shape_tuple(owner: str, argument: str, value: Any) -> tuple[int, ...]:
     >>> shape_tuple("layer_norm", "normalized_shape", [3, 4])
     (3, 4)
     """
-    items = (value,) if isinstance(value, numbers.Integral) else value
-    if (
-        isinstance(value, bool)
-        or not isinstance(items, (tuple, list))
-        or not items
-        or not all(
-            isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in items
-        )
-    ):
+    items: Any = (value,) if isinstance(value, numbers.Integral) else value
+    ok = not isinstance(value, bool) and isinstance(items, (tuple, list)) and len(items) > 0
+    result: list[int] = []
+    for v in items if ok else ():
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or int(v) < 1:
+            ok = False
+            break
+        result.append(int(v))
+    if not ok:
         raise ConfigurationError(
             f"{owner}: {argument} must be a positive int or a tuple of them, got {value!r}"
         )
-    return tuple(int(v) for v in items)
+    return tuple(result)
