@@ -37,10 +37,12 @@ class GELU(ActivationFunction):
             inner = math.sqrt(2 / math.pi) * (zc + 0.044715 * zc**3)
             t = np.tanh(inner)
             self.save_for_backward(z, t)
-            return 0.5 * z * (1 + t)
+            result: Array = 0.5 * z * (1 + t)
+            return result
         cdf = (0.5 * (1 + erf(z / math.sqrt(2)))).astype(z.dtype, copy=False)
         self.save_for_backward(z, cdf)
-        return z * cdf
+        result = z * cdf
+        return result
 
     @ieee
     def backward(self, grad: Array) -> Array:
@@ -49,9 +51,11 @@ class GELU(ActivationFunction):
         if self.approximate == "tanh":
             t = t_or_cdf
             d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * z**2)
-            return grad * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * d_inner)
+            result: Array = grad * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * d_inner)
+            return result
         pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-        return grad * (t_or_cdf + z * pdf)
+        result = grad * (t_or_cdf + z * pdf)
+        return result
 
     def get_config(self) -> dict[str, Any]:
         return {"approximate": self.approximate}
@@ -69,11 +73,13 @@ class SiLU(ActivationFunction):
     def forward(self, z: Array) -> Array:
         s = sigmoid(z)
         self.save_for_backward(z, s)
-        return z * s
+        result: Array = z * s
+        return result
 
     def backward(self, grad: Array) -> Array:
         z, s = self.saved
-        return grad * (s * (1 + z * (1 - s)))
+        result: Array = grad * (s * (1 + z * (1 - s)))
+        return result
 
 
 class ELU(ActivationFunction):

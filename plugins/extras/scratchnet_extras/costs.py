@@ -93,7 +93,8 @@ class LabelSmoothingCrossEntropy(CostFunction):
             )
         else:
             onehot = y_true
-        return (1 - self.label_smoothing) * onehot + self.label_smoothing / c
+        result: Array = (1 - self.label_smoothing) * onehot + self.label_smoothing / c
+        return result
 
     @ieee
     def loss(self, y_pred: Array, y_true: Array) -> float:
@@ -103,7 +104,8 @@ class LabelSmoothingCrossEntropy(CostFunction):
     @ieee
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
         t = self._targets(y_pred, y_true)
-        return -t / np.maximum(y_pred, GRAD_EPS) / y_pred.shape[0]
+        result: Array = -t / np.maximum(y_pred, GRAD_EPS) / y_pred.shape[0]
+        return result
 
     def fuses_with(self, activation: ActivationFunction | None) -> bool:
         softmax = get_activation_functions().get("softmax")

@@ -192,10 +192,12 @@ class _BatchNorm(Layer):
             return None
         inv_std = inv_std.reshape(view)
         if not training:
-            return grad * inv_std
+            result: Array = grad * inv_std
+            return result
         mean_g = grad.mean(axis=axes, keepdims=True)
         mean_gx = (grad * xhat).mean(axis=axes, keepdims=True)
-        return inv_std * (grad - mean_g - xhat * mean_gx)
+        result = inv_std * (grad - mean_g - xhat * mean_gx)
+        return result
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         shown = "shape (N, " + ", ".join(str(int(s)) for s in input_shape) + ")"
@@ -300,7 +302,8 @@ class LayerNorm(Layer):
         axes = self._axes(grad.ndim)
         mean_g = grad.mean(axis=axes, keepdims=True)
         mean_gx = (grad * xhat).mean(axis=axes, keepdims=True)
-        return inv_std * (grad - mean_g - xhat * mean_gx)
+        result: Array = inv_std * (grad - mean_g - xhat * mean_gx)
+        return result
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         k = len(self.normalized_shape)

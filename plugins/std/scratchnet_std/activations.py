@@ -50,7 +50,8 @@ class ReLU(ActivationFunction):
 
     def backward(self, grad: Array) -> Array:
         (mask,) = self.saved
-        return grad * mask
+        result: Array = grad * mask
+        return result
 
 
 class LeakyReLU(ActivationFunction):
@@ -92,7 +93,8 @@ class Sigmoid(ActivationFunction):
 
     def backward(self, grad: Array) -> Array:
         (out,) = self.saved
-        return grad * out * (1 - out)
+        result: Array = grad * out * (1 - out)
+        return result
 
 
 class Tanh(ActivationFunction):
@@ -110,7 +112,8 @@ class Tanh(ActivationFunction):
 
     def backward(self, grad: Array) -> Array:
         (out,) = self.saved
-        return grad * (1 - out * out)
+        result: Array = grad * (1 - out * out)
+        return result
 
 
 class Softmax(ActivationFunction):
@@ -136,7 +139,8 @@ class Softmax(ActivationFunction):
 
     def backward(self, grad: Array) -> Array:
         (p,) = self.saved
-        return p * (grad - (grad * p).sum(axis=self.axis, keepdims=True))
+        result: Array = p * (grad - (grad * p).sum(axis=self.axis, keepdims=True))
+        return result
 
     def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis}

@@ -42,7 +42,8 @@ def _binary_targets(y_true: Array) -> None:
 def _weighted_sum(weights: Array, logp: Array) -> Array:
     """``sum(weights * logp)`` where a zero weight counts zero even against ``log p = -inf``
     (a class the target does not name cannot make the loss NaN)."""
-    return np.sum(np.where(weights != 0, weights * logp, 0))
+    result: Array = np.sum(np.where(weights != 0, weights * logp, 0))
+    return result
 
 
 def _probabilities(cost: str, y_pred: Array, output: str) -> None:
@@ -101,7 +102,8 @@ class BinaryCrossEntropy(CostFunction):
         _probabilities("binary_cross_entropy", y_pred, "sigmoid")
         with _quiet():
             denom = np.maximum(y_pred * (1 - y_pred), GRAD_EPS)
-            return (y_pred - y_true) / denom / y_pred.size
+            result: Array = (y_pred - y_true) / denom / y_pred.size
+            return result
 
     def check_targets(self, y_true: Array, argument: str = "Y") -> None:
         low, high = y_true.min(), y_true.max()
@@ -191,7 +193,8 @@ class CategoricalCrossEntropy(CostFunction):
             rows = np.arange(n)
             grad[rows, y_true] = -1 / np.maximum(y_pred[rows, y_true], GRAD_EPS) / n
             return grad
-        return -y_true / np.maximum(y_pred, GRAD_EPS) / n
+        result: Array = -y_true / np.maximum(y_pred, GRAD_EPS) / n
+        return result
 
     def fuses_with(self, activation: ActivationFunction | None) -> bool:
         return isinstance(activation, Softmax) and activation.axis in (-1, 1)

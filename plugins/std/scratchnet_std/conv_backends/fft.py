@@ -206,7 +206,8 @@ def convolution(x: Array, kernel: Array, padding: int | tuple[int, ...] = 0) -> 
         pads,
         (1,) * x.ndim,
     )
-    return y[0, 0]
+    result: Array = y[0, 0]
+    return result
 
 
 def valid_convolution_cnn2d(x: Array, w: Array, b: Array | None = None) -> Array:

@@ -204,7 +204,8 @@ class _ConvNd(Layer):
                     ),
                 )
             ]
-        return grad_x
+        result: Array = grad_x
+        return result
 
     # ----------------------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:

@@ -271,7 +271,8 @@ class GlobalAvgPool(Layer):
         if x.ndim < 3:
             raise ShapeError(repr(self), "(N, C, *spatial) with at least one spatial axis", x.shape)
         self.save_for_backward(x.shape)
-        return x.mean(axis=tuple(range(2, x.ndim)))
+        result: Array = x.mean(axis=tuple(range(2, x.ndim)))
+        return result
 
     def backward(self, grad: Array) -> Array | None:
         (shape,) = self.saved
