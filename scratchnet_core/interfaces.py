@@ -66,6 +66,11 @@ class Component(ABC):  # noqa: B024 - a mixin of config helpers, abstract only i
     ``get_config()`` returns the keyword arguments of the constructor;
     ``from_config(config)`` calls the constructor with them. Model files store components as
     their registry name and this config, never as pickles.
+
+    >>> import scratchnet_core as sn
+    >>> act = sn.get_activation_functions()["leaky_relu"](0.2)
+    >>> act.get_config(), type(act).from_config(act.get_config())
+    ({'negative_slope': 0.2}, LeakyReLU(negative_slope=0.2))
     """
 
     def get_config(self) -> dict[str, Any]:
