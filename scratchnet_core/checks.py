@@ -26,10 +26,11 @@ __all__ = [
     "positive_real",
     "real_in_range",
     "real_pair",
+    "same_shape",
     "shape_tuple",
 ]
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ShapeError
 
 
 def positive_int(owner: str, argument: str, value: Any) -> int:
@@ -198,3 +199,17 @@ def shape_tuple(owner: str, argument: str, value: Any) -> tuple[int, ...]:
             f"{owner}: {argument} must be a positive int or a tuple of them, got {value!r}"
         )
     return tuple(result)
+
+
+def same_shape(owner: str, y_pred: Any, y_true: Any) -> None:
+    """A cost's targets must be shaped like its predictions, else a
+    `ShapeError` naming the cost and both shapes.
+
+    >>> import numpy as np
+    >>> same_shape("mse", np.zeros((4, 1)), np.zeros(4))
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.ShapeError: mse: expected input targets shaped like the predictions ...
+    """
+    if y_pred.shape != y_true.shape:
+        raise ShapeError(owner, f"targets shaped like the predictions {y_pred.shape}", y_true.shape)

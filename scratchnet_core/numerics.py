@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 __all__ = [
     "GRAD_EPS",
     "LOG_FLOOR",
+    "categorical_accuracy",
     "clamped_log",
     "ieee",
     "log_softmax",
@@ -91,3 +92,14 @@ def clamped_log(p: NDArray[Any]) -> NDArray[Any]:
     with np.errstate(divide="ignore"):
         out: NDArray[Any] = np.maximum(np.log(p), LOG_FLOOR)
     return out
+
+
+def categorical_accuracy(y_pred: NDArray[Any], y_true: NDArray[Any]) -> float:
+    """Fraction of rows whose largest score is the target class: ``y_pred: (N, C)``,
+    ``y_true`` class indices ``(N,)`` or one-hot (or soft) ``(N, C)``.
+
+    >>> categorical_accuracy(np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 0]))
+    0.5
+    """
+    labels = y_true if y_true.ndim == 1 else y_true.argmax(axis=1)
+    return float(np.mean(y_pred.argmax(axis=1) == labels))

@@ -159,3 +159,19 @@ def test_demo_plot_location_is_checked_before_training(tmp_path: Path, monkeypat
     monkeypatch.setattr(sn.Model, "fit", lambda *a, **k: trained.append(1))
     assert main(["demo", "xor", "--plot", str(tmp_path / "blocker" / "x.png")]) == 1
     assert "--plot: cannot write to" in capsys.readouterr().err and not trained
+
+
+def test_a_layer_activation_table_keeps_its_options_and_refuses_unknown_ones(
+    tmp_path: Path,
+) -> None:
+    base = BASE.replace('cost = "binary_cross_entropy"', 'cost = "mse"')
+    flat = 'activation = {name = "leaky_relu", negative_slope = 0.3}'
+    result = run_config(write(tmp_path, base.replace('activation = "sigmoid"', flat)))
+    assert result.model.layers[0].activation.negative_slope == 0.3
+    typo = 'activation = {name = "leaky_relu", slope = 0.3}'
+    with pytest.raises(
+        sn.ConfigurationError,
+        match=r"model\.layers\[0\]: activation 'leaky_relu': unknown option 'slope'; it accepts "
+        "negative_slope",
+    ):
+        run_config(write(tmp_path, base.replace('activation = "sigmoid"', typo)))

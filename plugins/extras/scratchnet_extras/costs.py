@@ -12,9 +12,9 @@ from scratchnet_core import (
     ShapeError,
     get_activation_functions,
 )
-from scratchnet_core.checks import positive_real, real_in_range
+from scratchnet_core.checks import positive_real, real_in_range, same_shape
 from scratchnet_core.interfaces import Array
-from scratchnet_core.numerics import GRAD_EPS, clamped_log, ieee, log_softmax
+from scratchnet_core.numerics import GRAD_EPS, categorical_accuracy, clamped_log, ieee, log_softmax
 
 __all__ = ["Huber", "LabelSmoothingCrossEntropy"]
 
@@ -36,11 +36,9 @@ class Huber(CostFunction):
         self.delta = positive_real("huber", "delta", delta)
 
     def _diff(self, y_pred: Array, y_true: Array) -> Array:
-        if y_pred.shape != y_true.shape:
-            raise ShapeError(
-                "huber", f"targets shaped like the predictions {y_pred.shape}", y_true.shape
-            )
-        return y_pred - y_true
+        same_shape("huber", y_pred, y_true)
+        result: Array = y_pred - y_true
+        return result
 
     @ieee
     def loss(self, y_pred: Array, y_true: Array) -> float:
@@ -127,8 +125,7 @@ class LabelSmoothingCrossEntropy(CostFunction):
         return loss, grad
 
     def accuracy(self, y_pred: Array, y_true: Array) -> float:
-        labels = y_true if y_true.ndim == 1 else y_true.argmax(axis=1)
-        return float(np.mean(y_pred.argmax(axis=1) == labels))
+        return categorical_accuracy(y_pred, y_true)
 
     def get_config(self) -> dict[str, Any]:
         return {"label_smoothing": self.label_smoothing}

@@ -12,17 +12,20 @@ from typing import Any
 import numpy as np
 
 from scratchnet_core import ActivationFunction, CostFunction, DataError, ShapeError
+from scratchnet_core.checks import same_shape
 from scratchnet_core.interfaces import Array
-from scratchnet_core.numerics import GRAD_EPS, clamped_log, log_softmax, sigmoid, softplus
+from scratchnet_core.numerics import (
+    GRAD_EPS,
+    categorical_accuracy,
+    clamped_log,
+    log_softmax,
+    sigmoid,
+    softplus,
+)
 
 from .activations import Sigmoid, Softmax
 
 __all__ = ["BinaryCrossEntropy", "CategoricalCrossEntropy", "MeanSquaredError"]
-
-
-def _same_shape(cost: str, y_pred: Array, y_true: Array) -> None:
-    if y_pred.shape != y_true.shape:
-        raise ShapeError(cost, f"targets shaped like the predictions {y_pred.shape}", y_true.shape)
 
 
 def _quiet() -> np.errstate:
@@ -72,7 +75,7 @@ class MeanSquaredError(CostFunction):
         return self.loss_and_gradient(y_pred, y_true)[1]
 
     def loss_and_gradient(self, y_pred: Array, y_true: Array) -> tuple[float, Array]:
-        _same_shape("mse", y_pred, y_true)
+        same_shape("mse", y_pred, y_true)
         with _quiet():
             d = y_pred - y_true
             return float(np.mean(d * d)), d * (2 / y_pred.size)
@@ -89,7 +92,7 @@ class BinaryCrossEntropy(CostFunction):
     """
 
     def loss(self, y_pred: Array, y_true: Array) -> float:
-        _same_shape("binary_cross_entropy", y_pred, y_true)
+        same_shape("binary_cross_entropy", y_pred, y_true)
         _binary_targets(y_true)
         _probabilities("binary_cross_entropy", y_pred, "sigmoid")
         with _quiet():
@@ -97,7 +100,7 @@ class BinaryCrossEntropy(CostFunction):
             return float(-np.mean(ll))
 
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
-        _same_shape("binary_cross_entropy", y_pred, y_true)
+        same_shape("binary_cross_entropy", y_pred, y_true)
         _binary_targets(y_true)
         _probabilities("binary_cross_entropy", y_pred, "sigmoid")
         with _quiet():
@@ -117,7 +120,7 @@ class BinaryCrossEntropy(CostFunction):
         return isinstance(activation, Sigmoid)
 
     def loss_from_logits(self, z: Array, y_true: Array) -> float:
-        _same_shape("binary_cross_entropy", z, y_true)
+        same_shape("binary_cross_entropy", z, y_true)
         _binary_targets(y_true)
         with _quiet():
             return float(np.mean(softplus(z) - z * y_true))
@@ -173,7 +176,7 @@ class CategoricalCrossEntropy(CostFunction):
                     f"got values from {y_true.min()} to {y_true.max()}"
                 )
         else:
-            _same_shape("categorical_cross_entropy", y_pred, y_true)
+            same_shape("categorical_cross_entropy", y_pred, y_true)
 
     def loss(self, y_pred: Array, y_true: Array) -> float:
         self._check(y_pred, y_true)
@@ -237,8 +240,7 @@ class CategoricalCrossEntropy(CostFunction):
         return loss, grad
 
     def accuracy(self, y_pred: Array, y_true: Array) -> float:
-        labels = y_true if y_true.ndim == 1 else y_true.argmax(axis=1)
-        return float(np.mean(y_pred.argmax(axis=1) == labels))
+        return categorical_accuracy(y_pred, y_true)
 
     def get_config(self) -> dict[str, Any]:
         return {}
