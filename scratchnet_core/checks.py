@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "int_tuple",
     "integer",
     "one_of",
+    "output_path",
     "positive_int",
     "positive_real",
     "real_in_range",
@@ -213,3 +217,29 @@ def same_shape(owner: str, y_pred: Any, y_true: Any) -> None:
     """
     if y_pred.shape != y_true.shape:
         raise ShapeError(owner, f"targets shaped like the predictions {y_pred.shape}", y_true.shape)
+
+
+def output_path(what: str, path: str | os.PathLike[str]) -> Path:
+    """Make sure a file can be written at ``path`` later (before training, not after it):
+    create its folder (and parents), refuse a path that is a directory or a folder that
+    cannot be written; ``what`` names the output in the error (``"--plot"``,
+    ``"output.model"``, ``"CSVLogger: path"``).
+
+    >>> import os, tempfile
+    >>> target = os.path.join(tempfile.mkdtemp(), "new", "dir", "model.npz")
+    >>> output_path("output.model", target).parent.is_dir()
+    True
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigurationError(f"{what}: {str(target)!r} is a directory, expected a file path")
+    folder = target.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):  # writable? (checked by writing, not by mode)
+            pass
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{what}: cannot write to {str(folder)!r}: {exc.strerror or exc}"
+        ) from exc
+    return target

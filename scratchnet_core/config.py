@@ -50,8 +50,8 @@ from typing import Any
 import numpy as np
 
 from . import data as datasets
-from ._paths import prepare_output
 from ._random import seed as seed_rng
+from .checks import output_path
 from .components import check_options
 from .errors import ConfigurationError, OptionalDependencyError, ScratchnetError
 from .interfaces import Array
@@ -339,7 +339,7 @@ def run_config(
     out = doc.get("output", {})
     base = Path(output_dir) if output_dir is not None else config.path.parent
     targets = {  # every output location is checked (folders created) before training
-        key: prepare_output(base / value, f"output.{key}") for key, value in out.items()
+        key: output_path(f"output.{key}", base / value) for key, value in out.items()
     }
 
     fit = dict(doc.get("fit", {}))

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from . import data
-from ._paths import prepare_output
 from ._random import seed as seed_rng
+from .checks import output_path
 from .layers import linear
 from .model import History, Model
 from .optimizers import SGD
@@ -36,7 +36,7 @@ def run_xor_demo(plot: str | None = None, seed: int = 0, verbose: int = 1) -> di
     written, or a hint when matplotlib is missing, or ``None``).
     """
     if plot:
-        prepare_output(plot, "--plot")  # a bad location fails now, not after training
+        output_path("--plot", plot)  # a bad location fails now, not after training
     seed_rng(seed)
     rng = np.random.default_rng(seed)
     X, Y = data.xor(500, rng=rng)

@@ -221,3 +221,24 @@ def test_history_plot(tmp_path: Path) -> None:
     hist = model().fit(X, Y, epochs=2, validation_split=0.2, verbose=0)
     hist.plot(tmp_path / "h.png")
     assert (tmp_path / "h.png").stat().st_size > 1000
+
+
+def test_callback_output_folders_are_created_before_the_first_epoch(tmp_path: Path) -> None:
+    X, Y = problem()
+    log_path = tmp_path / "logs" / "new" / "log.csv"
+    ckpt = ModelCheckpoint(tmp_path / "ckpts" / "e{epoch}.npz", monitor="loss")
+    model().fit(X, Y, epochs=1, verbose=0, callbacks=[CSVLogger(log_path), ckpt])
+    assert log_path.is_file() and (tmp_path / "ckpts" / "e1.npz").is_file()
+    (tmp_path / "blocker").write_text("")
+    trained = []
+
+    class Spy:
+        @sn.hookimpl
+        def scratchnet_epoch_start(self, epoch):
+            trained.append(epoch)
+
+    with pytest.raises(sn.ConfigurationError, match="CSVLogger: path: cannot write to"):
+        model().fit(
+            X, Y, epochs=1, verbose=0, callbacks=[Spy(), CSVLogger(tmp_path / "blocker" / "l.csv")]
+        )
+    assert not trained

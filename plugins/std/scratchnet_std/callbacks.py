@@ -21,7 +21,7 @@ from typing import Any, ClassVar, TextIO
 import numpy as np
 
 from scratchnet_core import ConfigurationError, Model, hookimpl
-from scratchnet_core.checks import positive_int, real_in_range
+from scratchnet_core.checks import output_path, positive_int, real_in_range
 
 __all__ = [
     "CSVLogger",
@@ -142,7 +142,8 @@ class ModelCheckpoint:
     """Save the model after every epoch, or only when ``monitor`` improves.
 
     ``path`` may hold ``{epoch}`` and metric names as format fields
-    (``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``; ``epoch`` counts from 1). Weights that are not
+    (``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``; ``epoch`` counts from 1). Its folder is
+    created, and checked writable, when training starts. Weights that are not
     all finite are never written: a good file is never replaced by a diverged model.
 
     Examples
@@ -172,6 +173,8 @@ class ModelCheckpoint:
 
     @hookimpl
     def scratchnet_train_start(self, config: dict[str, Any]) -> None:
+        if "{" not in str(Path(self.path).parent):  # its folder is known: check it now
+            output_path("ModelCheckpoint: path", self.path)
         self._tracker = _Monitor("ModelCheckpoint", self.monitor, self.mode, 0.0)
         if self.save_best_only:
             self._tracker.check_available(config["metrics"])
@@ -342,7 +345,8 @@ class LearningRateScheduler:
 
 
 class CSVLogger:
-    """Write one CSV row per epoch: ``epoch`` then every logged metric.
+    """Write one CSV row per epoch: ``epoch`` then every logged metric (``lr`` too, with a
+    `LearningRateScheduler`). The file's folder is created when training starts.
 
     Examples
     --------
@@ -365,6 +369,7 @@ class CSVLogger:
 
     @hookimpl
     def scratchnet_train_start(self) -> None:
+        output_path("CSVLogger: path", self.path)
         new = not (self.append and self.path.exists() and self.path.stat().st_size > 0)
         self._file = self.path.open("a" if self.append else "w", newline="")
         self._keys = None
