@@ -161,9 +161,9 @@ class PluginConflictError(ScratchnetError, LookupError):
         super().__init__(
             f"{kind} name {name!r} is offered by {len(self.distributions)} distributions "
             f"({', '.join(self.distributions)}); choose one with a qualified name "
-            f"'distribution:name' ({choices}), or hide the other with the environment "
-            f"variable SCRATCHNET_DISABLE_PLUGINS (e.g. "
-            f"SCRATCHNET_DISABLE_PLUGINS={self.distributions[-1]})"
+            f"'distribution:name' ({choices}), or hide a whole distribution with the "
+            f"environment variable SCRATCHNET_DISABLE_PLUGINS (e.g. SCRATCHNET_DISABLE_PLUGINS="
+            f"{self.distributions[-1]} keeps {self.distributions[0]}'s {name!r})"
         )
 
 
