@@ -16,6 +16,7 @@ MODULES = [
     "scratchnet_core.conv_geometry",
     "scratchnet_core.data",
     "scratchnet_core.initializers",
+    "scratchnet_core.interfaces",
     "scratchnet_core.registry",
     "scratchnet_core.serialization",
     "scratchnet_core.numerics",

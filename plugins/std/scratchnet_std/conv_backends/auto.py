@@ -285,7 +285,7 @@ def _decide(
     dtype: Any,
     restrict: Sequence[str] | None,
 ) -> Decision:
-    key = geometry_key(x_shape, w_shape, *conv, dtype)
+    key = geometry_key(x_shape, w_shape, conv[0], conv[1], conv[2], dtype)
     candidates = _candidates(restrict)
     cache_key = (key, tuple(candidates.items()))
     with _lock:
@@ -442,7 +442,9 @@ class Auto(ConvBackend):
         hit = self._memo.get(memo_key)
         if hit is not None and hit[0] == _generation[0] and hit[1] == installed:
             return hit[2], hit[3], memo_key[2:5]
-        g = geometry(x, w, *conv, "auto")  # bad input is the caller's error, never a backend's
+        g = geometry(
+            x, w, conv[0], conv[1], conv[2], "auto"
+        )  # bad input is the caller's error, never a backend's
         checked = (g.stride, g.padding, g.dilation)
         generation = _generation[0]
         decision = _decide(x.shape, w.shape, checked, np.result_type(x, w), self._restrict)
@@ -459,7 +461,10 @@ class Auto(ConvBackend):
             except Exception as exc:
                 if reason in ("pinned", "only candidate"):
                     raise
-                key = geometry_key(x.shape, w.shape, *checked, np.result_type(x, w))
+                stride, padding, dilation = checked
+                key = geometry_key(
+                    x.shape, w.shape, stride, padding, dilation, np.result_type(x, w)
+                )
                 _exclude(name, type(backend), f"failed on {key}: {type(exc).__name__}: {exc}")
 
     def forward(
