@@ -3,7 +3,11 @@ against PyTorch (when importable) and the published figures of other NumPy frame
 the digits CNN epoch against PyTorch with and without ``scratchnet-numba``; ``numba``'s
 first-call latency, cold and from its cache.
 
-    python benchmarks/bench_conv.py [--rounds 10] [--skip-latency] [--skip-digits]
+    python benchmarks/bench_conv.py [--rounds 10] [--skip-latency] [--skip-digits] [--avx512-blas]
+
+``--avx512-blas`` reruns the script with ``OPENBLAS_CORETYPE=SkylakeX``: OpenBLAS 0.3.30/31
+picks its AVX2 (Haswell) kernels on this machine's AVX-512 EPYC, while PyTorch's oneDNN uses
+AVX-512; the flag shows what the same code does when BLAS uses the CPU's wide registers.
 
 Timing: every contender runs, in turn, a block of 3 calls (after a 20 ms pause so that the
 previous library's worker threads go idle); the rounds alternate their order; a contender's
@@ -366,7 +370,20 @@ def main() -> None:
         "--extras", action="store_true", help="textbook NumPy layer, direct's memory, crossover"
     )
     parser.add_argument("--plot", default=None, help="PNG for the kernel-size crossover")
+    parser.add_argument(
+        "--avx512-blas", action="store_true", help="rerun with OPENBLAS_CORETYPE=SkylakeX"
+    )
     args = parser.parse_args()
+    if args.avx512_blas and os.environ.get("OPENBLAS_CORETYPE") != "SkylakeX":
+        env = {**os.environ, "OPENBLAS_CORETYPE": "SkylakeX"}
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)  # BLAS reads it at load
+    try:
+        from threadpoolctl import threadpool_info
+
+        kernels = sorted({str(i.get("architecture")) for i in threadpool_info()})
+        print(f"BLAS kernels: {', '.join(kernels)}")
+    except ImportError:
+        pass
     start = time.perf_counter()
     print("conv2d forward + backward, float32, ms (fastest call of interleaved blocks)")
     grid(args.rounds)
