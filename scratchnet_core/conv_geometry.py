@@ -1,8 +1,8 @@
 """The checked geometry of one convolution, shared by every convolution backend.
 
 A backend plugin (the standard ones, ``scratchnet-numba``, a third party's) calls
-:func:`geometry` first: bad shapes and hyper-parameters then raise the same
-:class:`~scratchnet_core.errors.ShapeError` / :class:`~scratchnet_core.errors.ConfigurationError`
+`geometry` first: bad shapes and hyper-parameters then raise the same
+`ShapeError` / `ConfigurationError`
 whichever backend runs, and the output size is computed in one place.
 
 >>> import numpy as np

@@ -488,8 +488,8 @@ class ConvBackend(Component):
     one entry per spatial dimension (``padding`` already resolved to integers, the same on
     both sides).
 
-    Optional for ``auto``: :meth:`supports` (which geometries the backend takes) and
-    :meth:`estimate` (its predicted seconds for one); see the plugin-author guide.
+    Optional for ``auto``: `supports` (which geometries the backend takes) and
+    `estimate` (its predicted seconds for one); see the plugin-author guide.
 
     A backend instance belongs to one layer and may keep what its last ``forward`` computed
     for the ``backward`` that follows (the im2col buffer, the input's transform); layers call

@@ -8,7 +8,7 @@ to a *symbol*, not to a constant address: that is what lets numba cache them on 
 (``cache=True``) and a later process link them again, after this module has re-registered
 the symbols.
 
-:func:`gemm` computes ``c = op(a) @ op(b) + beta * c`` on row-major (C-contiguous) 2-d arrays
+`gemm` computes ``c = op(a) @ op(b) + beta * c`` on row-major (C-contiguous) 2-d arrays
 of one float dtype; BLAS is column-major, so it asks for ``c^T = op(b)^T op(a)^T``.
 """
 

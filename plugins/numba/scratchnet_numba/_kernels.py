@@ -89,7 +89,7 @@ def _im2col(xn: Any, cols: Any, g: Any) -> None:
 
 @njit(cache=True, nogil=True)
 def _col2im(dcols: Any, gxn: Any, g: Any) -> None:
-    """The transpose of :func:`_im2col`: ``gxn = 0``, then every column entry added back."""
+    """The transpose of `_im2col`: ``gxn = 0``, then every column entry added back."""
     kd, kh, kw, sd, sh, sw = g[0], g[1], g[2], g[3], g[4], g[5]
     pd, ph, pw, dd, dh, dw = g[6], g[7], g[8], g[9], g[10], g[11]
     od, oh, ow = g[12], g[13], g[14]
@@ -143,7 +143,7 @@ def conv_backward_range(
 
 @njit(parallel=True, cache=True)
 def conv_forward(x: Any, w2: Any, y: Any, g: Any, parts: int) -> None:
-    """:func:`conv_forward_range` on ``parts`` ranges of images in parallel."""
+    """`conv_forward_range` on ``parts`` ranges of images in parallel."""
     n_img = x.shape[0]
     for t in prange(parts):
         conv_forward_range(x, w2, y, g, t * n_img // parts, (t + 1) * n_img // parts)
@@ -151,7 +151,7 @@ def conv_forward(x: Any, w2: Any, y: Any, g: Any, parts: int) -> None:
 
 @njit(parallel=True, cache=True)
 def conv_backward(x: Any, w2: Any, gy: Any, gx: Any, gw_parts: Any, g: Any, parts: int) -> None:
-    """:func:`conv_backward_range` in parallel, ``gw_parts[t]`` for range ``t``."""
+    """`conv_backward_range` in parallel, ``gw_parts[t]`` for range ``t``."""
     n_img = x.shape[0]
     for t in prange(parts):
         start, stop = t * n_img // parts, (t + 1) * n_img // parts
@@ -361,7 +361,7 @@ def winograd_backward_range(
 
 @njit(parallel=True, cache=True)
 def winograd_forward(x: Any, u: Any, y: Any, ph: int, pw: int, block: int, parts: int) -> None:
-    """:func:`winograd_forward_range` on ``parts`` ranges of images in parallel."""
+    """`winograd_forward_range` on ``parts`` ranges of images in parallel."""
     n_img = x.shape[0]
     for t in prange(parts):
         start, stop = t * n_img // parts, (t + 1) * n_img // parts
@@ -372,7 +372,7 @@ def winograd_forward(x: Any, u: Any, y: Any, ph: int, pw: int, block: int, parts
 def winograd_backward(
     x: Any, u: Any, gy: Any, gx: Any, du_parts: Any, ph: int, pw: int, block: int, parts: int
 ) -> None:
-    """:func:`winograd_backward_range` in parallel, ``du_parts[t]`` for range ``t``."""
+    """`winograd_backward_range` in parallel, ``du_parts[t]`` for range ``t``."""
     n_img = x.shape[0]
     for t in prange(parts):
         start, stop = t * n_img // parts, (t + 1) * n_img // parts

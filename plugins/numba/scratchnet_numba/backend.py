@@ -81,7 +81,7 @@ def _one_blas_thread() -> Iterator[None]:
 
 
 def _compiled(run: Callable[[], T]) -> T:
-    """Run a kernel call; a compilation failure becomes a :class:`PluginLoadError`."""
+    """Run a kernel call; a compilation failure becomes a `PluginLoadError`."""
     try:
         return run()
     except NumbaError as exc:
@@ -106,7 +106,7 @@ def _parallel(run: Callable[[], None]) -> None:
 
 
 def _block(g: ConvGeometry) -> int:
-    """Images per Winograd GEMM batch: about :data:`TARGET_COLUMNS` tiles."""
+    """Images per Winograd GEMM batch: about `TARGET_COLUMNS` tiles."""
     return max(1, TARGET_COLUMNS // math.prod((s + 1) // 2 for s in g.out))
 
 
@@ -175,7 +175,7 @@ class Numba(ConvBackend):
     # ------------------------------------------------------------------------- compute
     @staticmethod
     def _parts(g: ConvGeometry) -> int:
-        """Threads for this geometry: one below :data:`PARALLEL_MIN_MACS` (no parallel region)."""
+        """Threads for this geometry: one below `PARALLEL_MIN_MACS` (no parallel region)."""
         macs = g.batch * g.positions * g.in_channels * g.kernel_size * g.out_channels
         if macs < PARALLEL_MIN_MACS:
             return 1

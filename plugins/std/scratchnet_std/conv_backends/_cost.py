@@ -1,4 +1,4 @@
-"""Cost models of ``direct`` and ``fft`` (their :meth:`~scratchnet_core.ConvBackend.estimate`).
+"""Cost models of ``direct`` and ``fft`` (their `estimate`).
 
 Seconds of one forward + backward in float32:
 

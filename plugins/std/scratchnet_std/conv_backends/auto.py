@@ -20,9 +20,9 @@ choice:
 
 A backend that misbehaves (``supports`` or ``estimate`` raising, an estimate that is not a
 finite number >= 0, an exception while timed or while computing a geometry it accepted, or
-failing to load) is reported once with a :class:`BackendExcludedWarning` naming it and its
+failing to load) is reported once with a `BackendExcludedWarning` naming it and its
 distribution, left out for the rest of the process, and ``auto`` carries on with the
-others (recomputing the failed call on the next choice). :func:`explain` tells what was
+others (recomputing the failed call on the next choice). `explain` tells what was
 chosen and why; ``scratchnet bench conv`` prints it.
 """
 
@@ -251,7 +251,7 @@ def _time_backends(
     key: str,
     candidates: dict[str, Any],
 ) -> dict[str, float]:
-    """Fastest of :data:`_TIMED_RUNS` forward + backward passes of each backend, taken in
+    """Fastest of `_TIMED_RUNS` forward + backward passes of each backend, taken in
     alternating rounds (so that a burst of load on a shared machine hits all of them), after
     one warm-up each (compilation, plans, caches). A backend that fails is left out."""
     rng = np.random.default_rng(0)
@@ -367,7 +367,7 @@ def explain(
     dtype: Any = None,
     candidates: Sequence[str] | None = None,
 ) -> Decision:
-    """The :class:`Decision` ``auto`` makes (or made) for a geometry.
+    """The `Decision` ``auto`` makes (or made) for a geometry.
 
     >>> d = explain((16, 8, 64, 64), (16, 8, 11, 11), (1, 1), (0, 0), (1, 1), "float32",
     ...             candidates=["direct", "fft"])
@@ -423,7 +423,7 @@ class Auto(ConvBackend):
         dilation: tuple[int, ...],
         dtype: Any = None,
     ) -> Decision:
-        """The :class:`Decision` for these shapes: the choice and its reason."""
+        """The `Decision` for these shapes: the choice and its reason."""
         return explain(x_shape, w_shape, stride, padding, dilation, dtype, self._restrict)
 
     def _backend(self, name: str) -> ConvBackend:

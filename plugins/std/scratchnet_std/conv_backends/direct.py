@@ -79,7 +79,7 @@ class Direct(ConvBackend):
         dilation: tuple[int, ...],
         dtype: Any = None,
     ) -> float:
-        """Predicted seconds of one forward + backward (see :mod:`._cost`)."""
+        """Predicted seconds of one forward + backward (see `_cost`)."""
         g = ConvGeometry(tuple(x_shape), tuple(w_shape), stride, padding, dilation, "direct")
         return direct_seconds(g, dtype)
 

@@ -112,7 +112,7 @@ class FFT(ConvBackend):
         dilation: tuple[int, ...],
         dtype: Any = None,
     ) -> float:
-        """Predicted seconds of one forward + backward (see :mod:`._cost`)."""
+        """Predicted seconds of one forward + backward (see `_cost`)."""
         g = ConvGeometry(tuple(x_shape), tuple(w_shape), stride, padding, dilation, "fft")
         return fft_seconds(g, dtype)
 
