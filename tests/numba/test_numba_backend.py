@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("numba")
+numba = pytest.importorskip("numba")
 
 import scratchnet_core as sn
 from scratchnet_core.conv_geometry import ConvGeometry
@@ -28,9 +28,9 @@ CASES = [
     ((2, 2, 7, 6), (3, 2, 3, 2), (2, 1), (1, 0), (1, 2)),  # im2col, stride and dilation
     ((2, 2, 9), (3, 2, 3), (2,), (1,), (2,)),  # 1-d
     ((1, 2, 4, 5, 4), (2, 2, 2, 3, 2), (1, 1, 2), (0, 1, 1), (1, 1, 1)),  # 3-d
-    ((8, 16, 16, 16), (16, 16, 3, 3), (1, 1), (1, 1), (1, 1)),  # Winograd, parallel
-    ((8, 16, 16, 16), (16, 16, 3, 3), (2, 2), (1, 1), (1, 1)),  # im2col, parallel
-    ((4, 3, 6, 10, 10), (8, 3, 3, 3, 3), (1, 1, 1), (1, 1, 1), (1, 1, 1)),  # 3-d, parallel
+    ((16, 16, 16, 16), (16, 16, 3, 3), (1, 1), (1, 1), (1, 1)),  # Winograd, parallel
+    ((32, 16, 16, 16), (32, 16, 3, 3), (2, 2), (1, 1), (1, 1)),  # im2col, parallel
+    ((16, 3, 6, 10, 10), (16, 3, 3, 3, 3), (1, 1, 1), (1, 1, 1), (1, 1, 1)),  # 3-d, parallel
 ]
 
 
@@ -93,7 +93,11 @@ def test_paths_and_threads_are_what_the_docs_say() -> None:
     assert backend.path_for(g((8, 1, 28, 28), (32, 1, 3, 3))) == "im2col"  # one channel
     assert backend.path_for(g((8, 16, 28, 28), (32, 16, 3, 3), (2, 2))) == "im2col"
     assert backend.Numba._parts(g((1, 1, 8, 8), (1, 1, 3, 3))) == 1
-    assert 1 <= backend.Numba._parts(g((8, 16, 16, 16), (16, 16, 3, 3))) <= 8
+    threads = numba.get_num_threads()
+    assert backend.Numba._parts(g((16, 16, 16, 16), (16, 16, 3, 3))) == min(threads, 16)
+    for case in CASES[-3:]:  # the cases above that run in parallel
+        expected = min(threads, case[0][0])
+        assert backend.Numba._parts(ConvGeometry(*case, "test")) == expected
 
 
 def test_no_estimate_so_auto_times_it() -> None:

@@ -41,7 +41,7 @@ __all__ = ["Numba", "path_for"]
 DISTRIBUTION: Final = "scratchnet-numba"
 ENTRY_POINT: Final = "scratchnet_numba.backend:Numba"
 TARGET_COLUMNS: Final = 512  # Winograd: tiles per GEMM batch (a few images' worth)
-PARALLEL_MIN_MACS: Final = 2_000_000  # below: one thread, no parallel region to wake
+PARALLEL_MIN_MACS: Final = 5_000_000  # below: one thread, no parallel region to wake
 
 _blas_lock = threading.Lock()
 _parallel_lock = threading.Lock()
@@ -134,10 +134,23 @@ _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.
 
 
 def _winograd_weights(w: Array) -> Array:
-    """``U = G g G^T`` for every (out, in) channel pair, as ``(16, C_out, C_in)``."""
+    """``U = G g G^T`` for every (out, in) channel pair, as ``(16, C_out, C_in)``.
+
+    Two ``tensordot``s (one GEMM each), not a batched product of 3x3 matrices, which NumPy
+    runs matrix by matrix."""
     g = _G.astype(w.dtype)
-    u = g @ w @ g.T  # (C_out, C_in, 4, 4)
-    return np.ascontiguousarray(u.reshape(w.shape[0], w.shape[1], 16).transpose(2, 0, 1))
+    t = np.tensordot(w, g, axes=([3], [1]))  # (C_out, C_in, 3, 4): along the kernel's rows
+    u = np.tensordot(g, t, axes=([1], [2]))  # (4, C_out, C_in, 4)
+    return np.ascontiguousarray(u.transpose(0, 3, 1, 2)).reshape(16, w.shape[0], w.shape[1])
+
+
+def _winograd_weight_grad(du: Array, shape: tuple[int, ...]) -> Array:
+    """``dL/dg = G^T dU G`` from ``du: (16, C_out, C_in)``, as ``(C_out, C_in, 3, 3)``."""
+    g = _G.astype(du.dtype)
+    d = du.reshape(4, 4, shape[0], shape[1])
+    t = np.tensordot(g, d, axes=([0], [0]))  # (3, 4, C_out, C_in)
+    dg = np.tensordot(t, g, axes=([1], [0]))  # (3, C_out, C_in, 3)
+    return np.ascontiguousarray(dg.transpose(1, 2, 0, 3))
 
 
 class Numba(ConvBackend):
@@ -249,9 +262,7 @@ class Numba(ConvBackend):
                 _parallel(
                     lambda: _kernels.winograd_backward(xc, u, gy, grad_x, du, ph, pw, block, parts)
                 )
-            gmat = _G.astype(work)
-            dsum = du.sum(axis=0).reshape(4, 4, -1).transpose(2, 0, 1)  # (C_out C_in, 4, 4)
-            grad_w = (gmat.T @ dsum @ gmat).reshape(w.shape)
+            grad_w = _winograd_weight_grad(du.sum(axis=0) if parts > 1 else du[0], w.shape)
         else:
             gv = _geometry_vector(g)
             x3, gx3 = _as_3d(xc, g.dims), _as_3d(grad_x, g.dims)
