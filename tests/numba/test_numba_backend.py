@@ -6,10 +6,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numba
 import numpy as np
 import pytest
-
-numba = pytest.importorskip("numba")
 
 import scratchnet_core as sn
 from scratchnet_core.conv_geometry import ConvGeometry
