@@ -236,12 +236,12 @@ def test_a_dataset_with_inconsistent_batches() -> None:
 def test_a_generator_that_ends_early() -> None:
     X, Y = blobs(30)
     batches = ((X[i : i + 10], Y[i : i + 10]) for i in range(0, 30, 10))
-    with pytest.raises(sn.DataError, match=r"ended after 3 batch\(es\) of an epoch, before steps_per_epoch=4"):
+    with pytest.raises(sn.DataError, match=r"ended after 3 batch\(es\) .* steps_per_epoch=4"):
         classifier().fit(batches, epochs=2, steps_per_epoch=4, verbose=0)
 
 
 def test_neither_array_dataset_nor_iterable() -> None:
-    with pytest.raises(sn.DataError, match="expected an array .* got object"):
+    with pytest.raises(sn.DataError, match=r"expected an array .* got object"):
         classifier().fit(object(), verbose=0)
     with pytest.raises(sn.ConfigurationError, match="carries its own targets; leave Y out"):
         classifier().fit(Rows(*blobs()), np.zeros(64), verbose=0)
@@ -267,13 +267,13 @@ def test_set_weights_takes_a_keras_style_list_with_clear_errors() -> None:
     for got, want in zip(model.get_weights().values(), listed, strict=True):
         np.testing.assert_array_equal(got, want)
     before = model.get_weights()
-    with pytest.raises(sn.ConfigurationError, match="has 4 parameter arrays .* got a list of 3"):
+    with pytest.raises(sn.ConfigurationError, match=r"has 4 parameter arrays .* got a list of 3"):
         model.set_weights(listed[:3])
-    with pytest.raises(sn.ShapeError, match="'0.bias'"):
+    with pytest.raises(sn.ShapeError, match=r"'0\.bias'"):
         model.set_weights([listed[0], np.zeros(3), *listed[2:]])
     bad = [w.copy() for w in listed]
     bad[3][0] = np.nan
-    with pytest.raises(sn.DataError, match="'1.bias' holds 1 NaN or inf"):
+    with pytest.raises(sn.DataError, match=r"'1\.bias' holds 1 NaN or inf"):
         model.set_weights(bad)
     with pytest.raises(sn.DataError, match="beyond float32's range"):
         model.set_weights([np.full(listed[0].shape, 1e39), *listed[1:]])
