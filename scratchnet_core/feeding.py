@@ -86,6 +86,17 @@ def _row_text(index: tuple[int, ...], rows: Indices | None, batch: int | None) -
     )
 
 
+_CHUNK = 1 << 22
+
+
+def _all_finite(array: Array) -> bool:
+    """``np.isfinite(array).all()`` in chunks, so a 2 GB array needs no 512 MB mask."""
+    flat = array.reshape(-1)
+    return all(
+        bool(np.isfinite(flat[i : i + _CHUNK]).all()) for i in range(0, flat.size, _CHUNK)
+    )
+
+
 def cast_checked(
     values: Any,
     dtype: np.dtype[Any],
@@ -118,7 +129,7 @@ Model(..., dtype="float64")
         raise DataError(f"{argument}: expected an array with a batch axis, got a scalar")
     with np.errstate(over="ignore", invalid="ignore"):
         cast = np.ascontiguousarray(array, dtype=dtype)
-    if cast.dtype.kind == "f" and not np.isfinite(cast).all():
+    if cast.dtype.kind == "f" and not _all_finite(cast):
         bad = ~np.isfinite(cast)
         source_finite = (
             np.isfinite(array) if array.dtype.kind == "f" else np.ones(array.shape, dtype=bool)
