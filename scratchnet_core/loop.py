@@ -180,8 +180,6 @@ def fit(
 
     feed = make_feed(model, X, Y, steps_per_epoch=steps_per_epoch)
     feed, val = _validation(model, feed, validation_data, validation_split, validation_steps)
-    if isinstance(feed, ArrayFeed):
-        model.input_shape = feed.input_shape
     steps = feed.steps(batch_size)
     if steps_per_epoch is not None and feed.samples is not None:
         steps = min(steps, steps_per_epoch)
@@ -248,6 +246,8 @@ def fit(
                 break
     finally:
         first.needs_input_grad = first_needed
+        if feed.input_shape is not None:  # known after the first batch for streamed data
+            model.input_shape = feed.input_shape
     hook.scratchnet_train_end(model=model, history=history)
     return history
 
