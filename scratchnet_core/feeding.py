@@ -92,9 +92,7 @@ _CHUNK = 1 << 22
 def _all_finite(array: Array) -> bool:
     """``np.isfinite(array).all()`` in chunks, so a 2 GB array needs no 512 MB mask."""
     flat = array.reshape(-1)
-    return all(
-        bool(np.isfinite(flat[i : i + _CHUNK]).all()) for i in range(0, flat.size, _CHUNK)
-    )
+    return all(bool(np.isfinite(flat[i : i + _CHUNK]).all()) for i in range(0, flat.size, _CHUNK))
 
 
 def cast_checked(
@@ -293,6 +291,8 @@ class Feed(ABC):
     """One input sample's shape, once known."""
     prefetchable = True
     """Whether reading ahead in a thread is safe (not for a user's iterator)."""
+    prefetch_default = False
+    """Whether ``fit(prefetch=None)`` reads ahead: for memory-mapped arrays, where it pays."""
 
     @abstractmethod
     def steps(self, batch_size: int) -> int:
@@ -365,6 +365,7 @@ class ArrayFeed(_IndexedFeed):
         if x.shape[0] == 0:
             raise DataError(f"{self.x_argument} is empty: shape {x.shape}")
         self.x: Array = x
+        self.prefetch_default = self.streamed
         self.samples = int(x.shape[0])
         self.input_shape = tuple(int(s) for s in x.shape[1:])
         self.out_shape = model.output_shape(self.input_shape)

@@ -153,7 +153,7 @@ def fit(
     initial_epoch: int = 0,
     steps_per_epoch: int | None = None,
     validation_steps: int | None = None,
-    prefetch: bool = False,
+    prefetch: bool | None = None,
 ) -> History:
     """:meth:`Model.fit`'s implementation (see there for the arguments).
 
@@ -272,7 +272,7 @@ def _steps(
     model: Model,
     hook: Any,
     seams: _Seams,
-    prefetch: bool,
+    prefetch: bool | None,
 ) -> Iterator[tuple[int, Indices, Indices, tuple[Array, Array]]]:
     """``(batch, indices, rows, (x, y))`` for each step of one epoch."""
     plan = feed.epoch(batch_size, order)
@@ -284,7 +284,7 @@ def _steps(
         return indices if rows is None else np.asarray(rows, dtype=np.intp)
 
     limited = itertools.islice(plan, steps)
-    if prefetch and feed.prefetchable:
+    if feed.prefetchable and (feed.prefetch_default if prefetch is None else prefetch):
         yield from prefetched(limited, choose)
         return
     for batch, indices, read in limited:
@@ -301,7 +301,7 @@ def _run_epoch(
     epoch: int,
     hook: Any,
     seams: _Seams,
-    prefetch: bool,
+    prefetch: bool | None,
 ) -> dict[str, float]:
     metrics = model.metrics
     for metric in metrics:

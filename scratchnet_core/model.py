@@ -373,7 +373,7 @@ class Model:
         *,
         steps_per_epoch: int | None = None,
         validation_steps: int | None = None,
-        prefetch: bool = False,
+        prefetch: bool | None = None,
     ) -> History:
         """Train for ``epochs`` passes over ``(X, Y)`` in mini-batches; returns a :class:`History`.
 
@@ -413,9 +413,11 @@ class Model:
         steps_per_epoch, validation_steps : int, optional
             Batches per epoch (required for an iterable without ``len()``; with arrays or a
             dataset, a limit).
-        prefetch : bool
+        prefetch : bool, optional
             Read the next batch in a background thread while this one trains (memory-mapped
-            arrays and datasets; see ``benchmarks/bench_mmap.py`` for when it pays).
+            arrays and datasets). Default: on for memory-mapped arrays, where it hides the
+            page-table work of gathering rows from a mapped file (``benchmarks/bench_mmap.py``),
+            off otherwise.
 
         Returns
         -------
