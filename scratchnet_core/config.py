@@ -320,7 +320,7 @@ def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[An
 def _split(X: Any, Y: Any, fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:
     """Hold out ``fraction`` of the rows (a seeded draw): ``X, Y, X_test, Y_test``. Arrays
     in memory are indexed; memory-mapped arrays and datasets are wrapped in a
-    :class:`~scratchnet_core.feeding.Subset`, so nothing is read ahead of training."""
+    `Subset`, so nothing is read ahead of training."""
     n = len(X)
     order = np.random.default_rng(seed).permutation(n)
     cut = n - max(1, round(n * fraction))

@@ -1,4 +1,4 @@
-"""The training loop behind :meth:`Model.fit`, :meth:`Model.evaluate` and :meth:`Model.predict`.
+"""The training loop behind `Model.fit`, `Model.evaluate` and `Model.predict`.
 
 One step of ``fit``:
 
@@ -155,7 +155,7 @@ def fit(
     validation_steps: int | None = None,
     prefetch: bool | None = None,
 ) -> History:
-    """:meth:`Model.fit`'s implementation (see there for the arguments).
+    """`Model.fit`'s implementation (see there for the arguments).
 
     >>> import numpy as np, scratchnet_core as sn
     >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse", metrics=["r2"])
@@ -459,7 +459,7 @@ def evaluate(
     batch_size: int | None = None,
     steps: int | None = None,
 ) -> dict[str, float]:
-    """:meth:`Model.evaluate`'s implementation.
+    """`Model.evaluate`'s implementation.
 
     >>> import numpy as np, scratchnet_core as sn
     >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse")
@@ -477,7 +477,7 @@ def evaluate(
 
 
 def predict(model: Model, X: Any, batch_size: int | None = None, steps: int | None = None) -> Array:
-    """:meth:`Model.predict`'s implementation.
+    """`Model.predict`'s implementation.
 
     >>> import numpy as np, scratchnet_core as sn
     >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse")
