@@ -97,8 +97,9 @@ def build_metrics(specs: Iterable[Any] | None, cost: CostFunction) -> list[Metri
     scratchnet_core.errors.ConfigurationError: metrics: f1 needs a binary or categorical output, ...
     """
     task = infer_task(cost)
-    if specs is None:
-        specs = ["accuracy"] if task != "regression" else []
+    if specs is None:  # accuracy, when a plugin (scratchnet-std) provides it
+        accurate = task != "regression" and "accuracy" in get_registry("metrics")
+        specs = ["accuracy"] if accurate else []
     elif isinstance(specs, (str, Metric)) or not isinstance(specs, Iterable):
         raise ConfigurationError(
             f"metrics must be a list of names, specs or Metric instances, got {specs!r}"
