@@ -176,6 +176,8 @@ def fit(
     if validation_steps is not None:
         validation_steps = positive_int("fit", "validation_steps", validation_steps)
     batch_size = _batch_size(model, batch_size)
+    if prefetch is not None and not isinstance(prefetch, bool):
+        raise ConfigurationError(f"fit: prefetch must be True, False or None, got {prefetch!r}")
     if verbose not in (0, 1, 2):
         raise ConfigurationError(f"verbose must be 0, 1 or 2, got {verbose!r}")
 
