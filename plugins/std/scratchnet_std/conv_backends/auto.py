@@ -13,7 +13,7 @@ choice:
 3. **estimate**: if every remaining backend offers ``estimate(...)`` (predicted seconds),
    the smallest wins, without running anything: the choice is the same in every run.
 4. **timed**: backends whose estimate is ``None`` (and the best-estimated one, to compare
-   against) run one warm-up and three timed forward + backward passes, in alternating
+   against) run two warm-ups and three timed forward + backward passes, in alternating
    rounds, on random data of the geometry; the fastest wins (the rule of
    ``torch.backends.cudnn.benchmark``). Set ``SCRATCHNET_CONV_AUTO_BENCHMARK=1`` to time
    every candidate, estimates or not.
@@ -61,6 +61,7 @@ ENV_CHOICES: Final = "SCRATCHNET_CONV_AUTO_CHOICES"
 ENV_BENCHMARK: Final = "SCRATCHNET_CONV_AUTO_BENCHMARK"
 _SELF: Final = "auto"
 _TIMED_RUNS: Final = 3
+_WARM_UPS: Final = 2  # compilation, plans, and the allocator settling on the buffers' sizes
 
 
 class BackendExcludedWarning(UserWarning):
@@ -253,7 +254,8 @@ def _time_backends(
 ) -> dict[str, float]:
     """Fastest of `_TIMED_RUNS` forward + backward passes of each backend, taken in
     alternating rounds (so that a burst of load on a shared machine hits all of them), after
-    one warm-up each (compilation, plans, caches). A backend that fails is left out."""
+    `_WARM_UPS` each (compilation, plans, caches, and the allocator: the first calls that
+    allocate large buffers are slower). A backend that fails is left out."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
@@ -261,7 +263,9 @@ def _time_backends(
     for name, backend in probes.items():
         try:
             grads[name] = np.ones_like(backend.forward(x, w, *conv))
-            backend.backward(grads[name], x, w, *conv)
+            for _ in range(_WARM_UPS):
+                backend.forward(x, w, *conv)
+                backend.backward(grads[name], x, w, *conv)
         except Exception as exc:
             _exclude(name, candidates[name], f"failed on {key}: {type(exc).__name__}: {exc}")
     best = dict.fromkeys(grads, math.inf)
