@@ -1,0 +1,240 @@
+"""``DataParallel``: data-parallel training over MPI, as a training callback.
+
+Every process (rank) builds the same model and reads the same data; ``fit`` draws the same
+global batch order on every rank (same seed). Each step, rank ``r`` trains on its contiguous
+shard of the global batch, and the gradients of all ranks are summed in one fused buffer by a
+single ``Allreduce``, weighted by shard sizes so that the result is the mean over the global
+batch, exactly what one process training on the whole batch computes. Every rank then takes
+the same optimizer step, so parameters stay identical without ever being sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from scratchnet_core import ConfigurationError, Model, hookimpl
+
+from ._comm import _comm, abort_on_exit, install_excepthook, mpi
+
+if TYPE_CHECKING:
+    from mpi4py import MPI
+
+__all__ = ["DataParallel", "shard_bounds"]
+
+log = logging.getLogger("scratchnet_mpi")
+
+
+def shard_bounds(batch: int, size: int, rank: int) -> tuple[int, int]:
+    """``(start, stop)`` of rank ``rank``'s contiguous shard of a ``batch``-row global batch.
+
+    The first ``batch % size`` ranks get one row more; when ``batch < size`` the last ranks
+    get none.
+
+    >>> [shard_bounds(7, 3, r) for r in range(3)]
+    [(0, 3), (3, 5), (5, 7)]
+    >>> [shard_bounds(1, 3, r) for r in range(3)]
+    [(0, 1), (1, 1), (1, 1)]
+    """
+    share, extra = divmod(batch, size)
+    start = rank * share + min(rank, extra)
+    return start, start + share + (rank < extra)
+
+
+def _describe(model: Model, config: Mapping[str, Any]) -> dict[str, Any]:
+    """What must agree on every rank, as small picklable values."""
+    optimizer = model.optimizer
+    return {
+        "architecture": [repr(layer).split("(", 1)[0] for layer in model.layers],
+        "parameter shapes": {k: tuple(v.shape) for k, v in model.parameters().items()},
+        "buffer shapes": {k: tuple(v.shape) for k, v in model.buffers().items()},
+        "dtype": model.dtype.name,
+        "cost": type(model.cost_function).__name__,
+        "optimizer": f"{type(optimizer).__name__}{sorted(optimizer.get_config().items())}",
+        "batch size": config.get("batch_size"),
+        "data length (samples)": config.get("samples"),
+        "steps per epoch": config.get("steps_per_epoch"),
+        "epochs": config.get("epochs"),
+        "initial epoch": config.get("initial_epoch"),
+        "validation": config.get("validation"),
+        "metrics": list(config.get("metrics", ())),
+    }
+
+
+def _disagreements(descriptions: list[dict[str, Any]], root: int) -> list[str]:
+    reference = descriptions[root]
+    problems = []
+    for key, expected in reference.items():
+        for r, description in enumerate(descriptions):
+            if description.get(key) != expected:
+                problems.append(f"{key}: rank {r} has {description.get(key)!r}, root {expected!r}")
+    return problems
+
+
+class DataParallel:
+    """Train one model on several MPI processes: pass it as ``fit(callbacks=[DataParallel()])``.
+
+    Run the same script under ``mpiexec -n 4 python train.py`` (or ``scratchnet train`` with
+    ``[distributed] backend = "mpi"``). At the start of ``fit`` the ranks check that they
+    agree on the architecture, parameter shapes, dtype, batch size and data length (a
+    mismatch raises :class:`~scratchnet_core.ConfigurationError` on every rank), then take
+    the parameters, buffers and optimizer state of ``root``. Each step, every rank trains on
+    its shard of the same global batch and the gradients are averaged over the global batch
+    with one ``Allreduce``; epoch logs are summed across ranks, so every rank logs (and
+    early-stops on) the values one process would compute. Only ``root`` writes files, logs
+    and the progress bar: the callback clears ``model.is_main_process`` on the others.
+
+    Parameters
+    ----------
+    comm : mpi4py.MPI.Intracomm, optional
+        The processes that train together; default ``MPI.COMM_WORLD``.
+    root : int
+        The rank whose initial weights everyone takes and that writes outputs.
+    abort_on_error : bool
+        End the whole job (``comm.Abort``) when an exception leaves ``fit`` on one rank, so
+        that the others are not left waiting in a collective (default ``True``).
+
+    Attributes
+    ----------
+    allreduce_calls, allreduce_seconds, allreduce_bytes : int, float, int
+        Gradient all-reduces done, the time spent in them and the bytes each sent.
+
+    Examples
+    --------
+    In one process (plain ``python``) it trains exactly as without it:
+
+    >>> import numpy as np, scratchnet_core as sn
+    >>> from scratchnet_core.layers import linear
+    >>> X = np.random.default_rng(0).normal(size=(40, 3)); Y = X.sum(1)
+    >>> model = sn.Model([linear(3, 1)], "mse", "sgd", dtype="float64")
+    >>> dp = DataParallel()
+    >>> history = model.fit(X, Y, epochs=2, batch_size=16, seed=0, verbose=0, callbacks=[dp])
+    >>> dp.rank, dp.size, dp.allreduce_calls, dp.allreduce_bytes  # 3 + 1 parameters, + 1
+    (0, 1, 6, 40)
+    """
+
+    def __init__(
+        self, comm: MPI.Intracomm | None = None, root: int = 0, *, abort_on_error: bool = True
+    ) -> None:
+        self.comm = _comm(comm)
+        self.size = int(self.comm.Get_size())
+        self.rank = int(self.comm.Get_rank())
+        if isinstance(root, bool) or not isinstance(root, (int, np.integer)):
+            raise ConfigurationError(f"DataParallel: root must be an integer, got {root!r}")
+        if not 0 <= root < self.size:
+            raise ConfigurationError(
+                f"DataParallel: root must be a rank in [0, {self.size}), got {root}"
+            )
+        self.root = int(root)
+        self.abort_on_error = bool(abort_on_error)
+        self.allreduce_calls = 0
+        self.allreduce_seconds = 0.0
+        self.allreduce_bytes = 0
+        self._training = False
+        self._buffer: NDArray[Any] | None = None
+        self._layout: list[tuple[str, int, int, tuple[int, ...]]] = []
+        if self.abort_on_error and self.size > 1:
+            install_excepthook(self.comm)
+            abort_on_exit(self.comm, lambda: self._training)
+
+    # ------------------------------------------------------------------ helpers
+    def _collective_error(self, message: str) -> ConfigurationError:
+        """An error every rank raises at the same point: no need to abort the job."""
+        self._training = False
+        return ConfigurationError(message)
+
+    # ------------------------------------------------------------------ train start
+    @hookimpl(tryfirst=True)  # before callbacks that open files or draw a progress bar
+    def scratchnet_train_start(self, model: Model, config: dict[str, Any]) -> None:
+        self._training = True
+        model.is_main_process = self.rank == self.root
+        comm, root = self.comm, self.root
+        descriptions = comm.allgather(_describe(model, config))
+        problems = _disagreements(descriptions, root)
+        if problems:
+            raise self._collective_error(
+                f"DataParallel: the {self.size} processes did not build the same training "
+                "run (each must build the same model and read the same data): "
+                + "; ".join(problems)
+            )
+        for i, layer in enumerate(model.layers):
+            if layer.buffers():
+                raise self._collective_error(
+                    f"DataParallel: layer {i} {layer!r} keeps statistics of each batch "
+                    f"({', '.join(layer.buffers())}); each process would compute them over its "
+                    "own shard only, so data-parallel training refuses it (use layer_norm, or "
+                    "train in one process)"
+                )
+        self._broadcast_state(model)
+        params = model.parameters()
+        total = sum(p.size for p in params.values())
+        self._layout = []
+        offset = 0
+        for name, p in params.items():
+            self._layout.append((name, offset, p.size, p.shape))
+            offset += p.size
+        # the gradients, then this rank's row count: summing it gives the global batch size
+        self._buffer = np.zeros(total + 1, dtype=model.dtype)
+        self._seen = 0.0
+
+    def _broadcast_state(self, model: Model) -> None:
+        comm, root = self.comm, self.root
+        for group in (model.parameters(), model.buffers()):
+            for array in group.values():
+                if array.flags.c_contiguous and array.flags.writeable:
+                    comm.Bcast(array, root=root)
+                else:
+                    copy = np.ascontiguousarray(array)
+                    comm.Bcast(copy, root=root)
+                    array[...] = copy
+        state = comm.bcast(model.optimizer.state_dict() if self.rank == root else None, root=root)
+        if self.rank != root:
+            model.optimizer.load_state_dict(state)
+
+    # ------------------------------------------------------------------ each step
+    @hookimpl
+    def scratchnet_batch_indices(
+        self, epoch: int, batch: int, indices: NDArray[np.intp]
+    ) -> NDArray[np.intp]:
+        if batch == 0:  # once per epoch: every rank must be drawing the same batch order
+            fingerprint = (len(indices), zlib.crc32(np.ascontiguousarray(indices, np.int64)))
+            seen = self.comm.allgather(fingerprint)
+            if any(f != seen[self.root] for f in seen):
+                raise self._collective_error(
+                    f"DataParallel: in epoch {epoch} the processes drew different batches "
+                    f"(fingerprints by rank: {seen}); pass the same fit(seed=...) on every "
+                    "process, or call scratchnet_core.seed() with the same value on each"
+                )
+        start, stop = shard_bounds(len(indices), self.size, self.rank)
+        return indices[start:stop]
+
+    @hookimpl
+    def scratchnet_after_backward(self, gradients: dict[str, NDArray[Any]], size: int) -> None:
+        buffer = self._buffer
+        assert buffer is not None, "scratchnet_after_backward before scratchnet_train_start"
+        for name, offset, count, _ in self._layout:
+            part = buffer[offset : offset + count]
+            if size:
+                np.multiply(gradients[name].reshape(-1), size, out=part)
+            else:  # an empty shard: its "mean" gradient may be NaN, and contributes nothing
+                part[...] = 0
+        buffer[-1] = size
+        started = time.perf_counter()
+        self.comm.Allreduce(mpi().IN_PLACE, buffer, op=mpi().SUM)
+        self.allreduce_seconds += time.perf_counter() - started
+        self.allreduce_calls += 1
+        self.allreduce_bytes = buffer.nbytes
+        total = buffer[-1]
+        for name, offset, count, shape in self._layout:
+            np.divide(buffer[offset : offset + count].reshape(shape), total, out=gradients[name])
+
+    # ------------------------------------------------------------------ end
+    @hookimpl
+    def scratchnet_train_end(self) -> None:
+        self._training = False
