@@ -31,6 +31,9 @@ A config names every component by its registry name; constructor arguments sit b
     history = "xor.csv"
     plot = "xor.png"        # written when matplotlib is installed
 
+    [distributed]           # optional: train on several processes (under mpiexec, ...)
+    backend = "mpi"         # a name in the "distributed" registry; other keys are its options
+
 A wrong key or a wrong type is a :class:`~scratchnet_core.errors.ConfigurationError` naming
 the file, the line and the key. ``data.path`` (for ``source = "npz"``) is relative to the
 config file.
@@ -70,6 +73,7 @@ _SCHEMA: dict[tuple[str, ...], dict[str, tuple[type | tuple[type, ...], str]]] =
         "model": (dict, "a table"),
         "fit": (dict, "a table"),
         "output": (dict, "a table"),
+        "distributed": (dict, "a table"),
     },
     ("data",): {
         "source": (str, "one of 'xor', 'spirals', 'digits', 'npz'"),
@@ -222,7 +226,9 @@ def load_config(path: str | Path) -> _Config:
     return config
 
 
-def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) -> Any:
+def _component(
+    config: _Config, kind: str, spec: Any, where: tuple[str, ...], key: str = "type"
+) -> Any:
     if isinstance(spec, str):
         name, kwargs = spec, {}
     else:
@@ -233,7 +239,7 @@ def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) ->
         cls = get_registry(kind)[name]
     except ScratchnetError as exc:
         raise config.error(
-            (*where, "type") if not isinstance(spec, str) else where, str(exc)
+            (*where, key) if not isinstance(spec, str) else where, str(exc)
         ) from None
     signature = inspect.signature(cls)
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
@@ -248,6 +254,22 @@ def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) ->
         return cls(**kwargs)
     except (ScratchnetError, TypeError, ValueError) as exc:
         raise config.error(where, str(exc)) from None
+
+
+def _distributed_callback(
+    config: _Config, table: Mapping[str, Any], backend: str | None
+) -> object | None:
+    """The training callback of the ``[distributed]`` table (or of ``backend`` alone)."""
+    where = ("distributed",)
+    options = {k: v for k, v in table.items() if k != "backend"}
+    name = backend if backend is not None else table.get("backend")
+    if name is None:
+        if not table:
+            return None
+        raise config.error(where, 'needs backend = "<distributed registry name>"')
+    if not isinstance(name, str):
+        raise config.error((*where, "backend"), f"must be a string, got {name!r}")
+    return _component(config, "distributed", {"type": name, **options}, where, "backend")
 
 
 def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[Array, Array]:
@@ -288,9 +310,17 @@ def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[Ar
 
 
 def run_config(
-    path: str | Path, output_dir: str | Path | None = None, verbose: int | None = None
+    path: str | Path,
+    output_dir: str | Path | None = None,
+    verbose: int | None = None,
+    distributed: str | None = None,
 ) -> RunResult:
     """Build, train and save as ``path`` says; returns what was made.
+
+    ``distributed`` names a backend of the ``"distributed"`` registry (overriding the
+    config's ``[distributed] backend``): its training callback is passed to ``fit``. In a
+    distributed run only the process whose ``model.is_main_process`` is true writes the
+    outputs.
 
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
@@ -309,6 +339,7 @@ def run_config(
     """
     config = load_config(path)
     doc = config.doc
+    parallel = _distributed_callback(config, doc.get("distributed", {}), distributed)
     seed = doc.get("seed", 0)
     seed_rng(seed)
     X, Y = _load_data(config, doc["data"], seed)
@@ -340,7 +371,8 @@ def run_config(
     fit = dict(doc.get("fit", {}))
     if verbose is not None:
         fit["verbose"] = verbose
-    history = model.fit(X, Y, seed=seed, **fit)
+    callbacks = [parallel] if parallel is not None else []
+    history = model.fit(X, Y, seed=seed, callbacks=callbacks, **fit)
     test_metrics = (
         model.evaluate(X_test, Y_test) if X_test is not None and Y_test is not None else None
     )
@@ -349,6 +381,8 @@ def run_config(
     notes: list[str] = []
     out = doc.get("output", {})
     base = Path(output_dir) if output_dir is not None else Path.cwd()
+    if not model.is_main_process:  # another process of a distributed run writes them
+        out = {}
     if "model" in out:
         files["model"] = str(base / out["model"])
         model.save(files["model"])

@@ -5,7 +5,9 @@
 ...              LearningRateScheduler(CosineAnnealingLR(T_max=20))]
 
 Each is an ordinary object whose methods carry ``@scratchnet_core.hookimpl``; a third party
-writes its own the same way.
+writes its own the same way. Callbacks that write files (``ModelCheckpoint``, ``CSVLogger``)
+write nothing in a process whose ``model.is_main_process`` is false: in data-parallel
+training every process runs them with the same logs, and one process writes.
 """
 
 from __future__ import annotations
@@ -178,6 +180,8 @@ class ModelCheckpoint:
     def scratchnet_epoch_end(self, model: Model, epoch: int, logs: dict[str, float]) -> None:
         if self.save_best_only and not self._tracker.improved(logs):
             return
+        if not model.is_main_process:  # data-parallel: one process writes
+            return
         if not all(np.isfinite(p).all() for p in model.parameters().values()):
             log.warning("ModelCheckpoint: epoch %d has non-finite weights; not saved", epoch + 1)
             return
@@ -307,7 +311,10 @@ class CSVLogger:
         self._keys: list[str] | None = None
 
     @hookimpl
-    def scratchnet_train_start(self) -> None:
+    def scratchnet_train_start(self, model: Model) -> None:
+        if not model.is_main_process:  # data-parallel: one process writes
+            self._file = None
+            return
         new = not (self.append and self.path.exists() and self.path.stat().st_size > 0)
         self._file = self.path.open("a" if self.append else "w", newline="")
         self._keys = None
@@ -315,7 +322,8 @@ class CSVLogger:
 
     @hookimpl
     def scratchnet_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        assert self._file is not None
+        if self._file is None:
+            return
         if self._keys is None:
             self._keys = list(logs)
             self._writer = csv.writer(self._file)
