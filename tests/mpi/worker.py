@@ -1,0 +1,151 @@
+"""What the MPI tests run under ``mpiexec``: ``python worker.py SCENARIO OUT_DIR [options]``.
+
+Also imported by the tests for the one-process references (``build``, ``data``): both sides
+build the same models from the same code. Running a scenario needs ``mpi4py``; importing
+this module does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import scratchnet_core as sn
+
+OPTIMIZERS: dict[str, dict[str, Any]] = {
+    "sgd": {"name": "sgd", "config": {"lr": 0.1, "momentum": 0.9}},
+    "adam": {"name": "adam", "config": {"lr": 0.01}},
+}
+N, BATCH, EPOCHS = 50, 7, 3  # 7 divides by neither 2 nor 3; 50 = 7 * 7 + 1 (a 1-row last batch)
+
+
+def build(optimizer: str, seed: int = 0, batch_norm: bool = False) -> sn.Model:
+    """A small float64 classifier (5 -> 8 tanh -> 3 softmax)."""
+    sn.seed(seed)
+    layers = sn.get_layers()
+    stack = [layers["linear"](5, 8, "tanh"), layers["linear"](8, 3, "softmax")]
+    if batch_norm:
+        stack.insert(1, layers["batch_norm1d"](8))
+    return sn.Model(stack, "categorical_cross_entropy", OPTIMIZERS[optimizer], dtype="float64")
+
+
+def data(n: int = N, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 5))
+    return X, X[:, :3].argmax(axis=1)
+
+
+def validation() -> tuple[np.ndarray, np.ndarray]:
+    return data(13, seed=2)
+
+
+def fit(model: sn.Model, callbacks: list[object], **kwargs: Any) -> sn.History:
+    X, Y = data()
+    options: dict[str, Any] = {
+        "epochs": EPOCHS,
+        "batch_size": BATCH,
+        "seed": 5,
+        "verbose": 0,
+        "validation_data": validation(),
+    }
+    options.update(kwargs)
+    return model.fit(X, Y, callbacks=callbacks, **options)
+
+
+def save_result(path: Path, model: sn.Model, history: sn.History) -> None:
+    arrays = {f"w:{k}": v for k, v in model.get_weights().items()}
+    arrays.update({f"h:{k}": np.array(v) for k, v in history.history.items()})
+    np.savez(path, **arrays)
+
+
+def load_result(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    with np.load(path) as f:
+        weights = {k[2:]: f[k] for k in f.files if k.startswith("w:")}
+        history = {k[2:]: f[k] for k in f.files if k.startswith("h:")}
+    return weights, history
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def equivalence(out: Path, rank: int, dp: Any) -> None:
+    """Both optimizers; non-root ranks start from other weights (the broadcast fixes that)."""
+    for name in OPTIMIZERS:
+        model = build(name, seed=0 if rank == 0 else 100 + rank)
+        history = fit(model, [dp])
+        save_result(out / f"{name}-rank{rank}.npz", model, history)
+
+
+def writers(out: Path, rank: int, dp: Any) -> None:
+    """Checkpoints and CSV logs named by rank: only rank 0's may appear. Then resume."""
+    from scratchnet_std.callbacks import CSVLogger, ModelCheckpoint
+
+    model = build("adam", seed=rank)
+    checkpoint = ModelCheckpoint(out / f"ckpt-rank{rank}-{{epoch}}.npz", monitor="loss")
+    history = fit(
+        model, [dp, checkpoint, CSVLogger(out / f"log-rank{rank}.csv")], epochs=2, verbose=2
+    )
+    save_result(out / f"first-rank{rank}.npz", model, history)
+
+
+def resume(out: Path, rank: int, dp: Any) -> None:
+    model = sn.Model.load(out / "ckpt-rank0-2.npz")
+    history = fit(model, [dp], epochs=4, initial_epoch=2)
+    save_result(out / f"resumed-rank{rank}.npz", model, history)
+
+
+class _Boom:
+    @sn.hookimpl
+    def scratchnet_epoch_start(self, epoch: int) -> None:
+        if epoch == 1:
+            raise RuntimeError("boom on rank 1 in epoch 2")
+
+
+def crash(out: Path, rank: int, dp: Any, caught: bool = False) -> None:
+    """Rank 1 raises at the start of epoch 2 while rank 0 waits in the step's Allreduce."""
+    callbacks = [dp, _Boom()] if rank == 1 else [dp]
+    try:
+        fit(build("sgd"), callbacks, epochs=50)
+    except RuntimeError as exc:
+        if not caught:
+            raise
+        sys.stderr.write(f"caught: {exc}\n")
+        sys.exit(3)  # leaving fit by an error: the job must still end
+
+
+def mismatch(out: Path, rank: int, dp: Any) -> None:
+    """Rank 1 reads one row fewer; then a batch-norm model. Each rank must raise."""
+    X, Y = data(N - rank)
+    try:
+        build("sgd").fit(X, Y, epochs=1, batch_size=BATCH, seed=5, verbose=0, callbacks=[dp])
+    except sn.ConfigurationError as exc:
+        (out / f"mismatch-rank{rank}.txt").write_text(str(exc))
+    try:
+        fit(build("sgd", batch_norm=True), [dp])
+    except sn.ConfigurationError as exc:
+        (out / f"batchnorm-rank{rank}.txt").write_text(str(exc))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("scenario")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--caught", action="store_true")
+    args = parser.parse_args()
+    from scratchnet_mpi import DataParallel, rank
+
+    dp = DataParallel()
+    if args.scenario == "crash":
+        crash(args.out, rank(), dp, caught=args.caught)
+    else:
+        {"equivalence": equivalence, "writers": writers, "resume": resume, "mismatch": mismatch}[
+            args.scenario
+        ](args.out, rank(), dp)
+
+
+if __name__ == "__main__":
+    main()
