@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import sys
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -93,12 +94,18 @@ def is_root(root: int = 0, comm: MPI.Comm | None = None) -> bool:
 _hooked: set[int] = set()
 
 
+_DRAIN_SECONDS = 0.3
+
+
 def _abort(comm: MPI.Comm, status: int) -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError, AttributeError):  # closed or replaced streams
             pass
+    # the launcher forwards output asynchronously and kills every process on an abort: give
+    # it a moment to pass on the traceback first (otherwise it is sometimes lost)
+    time.sleep(_DRAIN_SECONDS)
     comm.Abort(status)
 
 
