@@ -62,6 +62,7 @@ def _describe(model: Model, config: Mapping[str, Any]) -> dict[str, Any]:
         "steps per epoch": config.get("steps_per_epoch"),
         "epochs": config.get("epochs"),
         "initial epoch": config.get("initial_epoch"),
+        "shuffle": config.get("shuffle"),
         "validation": config.get("validation"),
         "metrics": list(config.get("metrics", ())),
     }
@@ -172,6 +173,8 @@ class DataParallel:
                     "train in one process)"
                 )
         self._broadcast_state(model)
+        if "seed" in config:  # every rank shuffles with root's seed (the loop reads it back)
+            config["seed"] = comm.bcast(config["seed"], root=root)
         params = model.parameters()
         total = sum(p.size for p in params.values())
         self._layout = []
@@ -181,7 +184,6 @@ class DataParallel:
             offset += p.size
         # the gradients, then this rank's row count: summing it gives the global batch size
         self._buffer = np.zeros(total + 1, dtype=model.dtype)
-        self._seen = 0.0
 
     def _broadcast_state(self, model: Model) -> None:
         comm, root = self.comm, self.root
@@ -233,6 +235,15 @@ class DataParallel:
         total = buffer[-1]
         for name, offset, count, shape in self._layout:
             np.divide(buffer[offset : offset + count].reshape(shape), total, out=gradients[name])
+
+    # ------------------------------------------------------------------ epoch logs
+    @hookimpl
+    def scratchnet_epoch_totals(self, totals: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Sum the epoch's loss and metric statistics over the ranks: exact epoch logs, the
+        same on every rank (so early stopping and checkpoints decide alike)."""
+        summed = np.array(totals, dtype=np.float64, copy=True)
+        self.comm.Allreduce(mpi().IN_PLACE, summed, op=mpi().SUM)
+        return summed
 
     # ------------------------------------------------------------------ end
     @hookimpl
