@@ -269,7 +269,10 @@ def _distributed_callback(
         raise config.error(where, 'needs backend = "<distributed registry name>"')
     if not isinstance(name, str):
         raise config.error((*where, "backend"), f"must be a string, got {name!r}")
-    return _component(config, "distributed", {"type": name, **options}, where, "backend")
+    callback: object = _component(
+        config, "distributed", {"type": name, **options}, where, "backend"
+    )
+    return callback
 
 
 def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[Array, Array]:

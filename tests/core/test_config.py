@@ -154,7 +154,8 @@ def test_distributed_table_builds_the_backend_and_only_the_main_process_writes(
     [
         (
             'backend = "test_replica"\nwriters = 2',
-            r"c\.toml:\d+: distributed\.writers: unknown argument of 'test_replica'; it takes writer",
+            r"c\.toml:\d+: distributed\.writers: unknown argument of 'test_replica'; "
+            "it takes writer",
         ),
         ('backend = "nope"', r"c\.toml:\d+: distributed\.backend: no distributed named 'nope'"),
         ("writer = true", r"c\.toml:\d+: distributed: needs backend"),

@@ -8,6 +8,7 @@ does) stays cheap and starts no MPI.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import sys
 import time
@@ -99,10 +100,8 @@ _DRAIN_SECONDS = 0.3
 
 def _abort(comm: MPI.Comm, status: int) -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # closed, replaced
             stream.flush()
-        except (OSError, ValueError, AttributeError):  # closed or replaced streams
-            pass
     # the launcher forwards output asynchronously and kills every process on an abort: give
     # it a moment to pass on the traceback first (otherwise it is sometimes lost)
     time.sleep(_DRAIN_SECONDS)

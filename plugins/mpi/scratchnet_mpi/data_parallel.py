@@ -205,7 +205,7 @@ class DataParallel:
         self, epoch: int, batch: int, indices: NDArray[np.intp]
     ) -> NDArray[np.intp]:
         if batch == 0:  # once per epoch: every rank must be drawing the same batch order
-            fingerprint = (len(indices), zlib.crc32(np.ascontiguousarray(indices, np.int64)))
+            fingerprint = (len(indices), zlib.crc32(np.asarray(indices, np.int64).tobytes()))
             seen = self.comm.allgather(fingerprint)
             if any(f != seen[self.root] for f in seen):
                 raise self._collective_error(
