@@ -35,6 +35,9 @@ MODULES = [
     "scratchnet_extras.costs",
     "scratchnet_extras.layers",
     "scratchnet_extras.optimizers",
+    "scratchnet_mpi",
+    "scratchnet_mpi.comm",
+    "scratchnet_mpi.data_parallel",
 ]
 
 WITHOUT_EXAMPLE_OK: set[str] = set()

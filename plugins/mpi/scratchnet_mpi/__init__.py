@@ -8,7 +8,7 @@ See :class:`DataParallel` and the guide's page on distributed training. Importin
 package does not initialise MPI; the first call that needs a communicator does.
 """
 
-from ._comm import is_root, rank, size, world
+from .comm import is_root, rank, size, world
 from .data_parallel import DataParallel, shard_bounds
 
 __all__ = ["DataParallel", "is_root", "rank", "shard_bounds", "size", "world"]

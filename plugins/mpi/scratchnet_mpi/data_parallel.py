@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from scratchnet_core import ConfigurationError, Model, hookimpl
 
-from ._comm import _comm, abort_on_exit, install_excepthook, mpi
+from .comm import _comm, abort_on_exit, install_excepthook, mpi
 
 if TYPE_CHECKING:
     from mpi4py import MPI
