@@ -183,3 +183,24 @@ def test_history_plot(tmp_path: Path) -> None:
     hist = model().fit(X, Y, epochs=2, validation_split=0.2, verbose=0)
     hist.plot(tmp_path / "h.png")
     assert (tmp_path / "h.png").stat().st_size > 1000
+
+
+class _NotMainProcess:
+    """What a data-parallel plugin does on every process but one."""
+
+    @sn.hookimpl(tryfirst=True)
+    def scratchnet_train_start(self, model: sn.Model) -> None:
+        model.is_main_process = False
+
+
+def test_writers_stay_silent_outside_the_main_process(tmp_path: Path, capsys) -> None:
+    X, Y = problem()
+    model = sn.Model([linear(4, 1, "sigmoid")], "bce", "adam")
+    callbacks = [
+        _NotMainProcess(),
+        ModelCheckpoint(tmp_path / "e{epoch}.npz", monitor="loss"),
+        CSVLogger(tmp_path / "log.csv"),
+    ]
+    history = model.fit(X, Y, epochs=2, verbose=2, callbacks=callbacks)
+    assert len(history["loss"]) == 2 and not model.is_main_process
+    assert list(tmp_path.iterdir()) == [] and capsys.readouterr().err == ""

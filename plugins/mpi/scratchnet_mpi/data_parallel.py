@@ -51,12 +51,12 @@ def _describe(model: Model, config: Mapping[str, Any]) -> dict[str, Any]:
     """What must agree on every rank, as small picklable values."""
     optimizer = model.optimizer
     return {
-        "architecture": [repr(layer).split("(", 1)[0] for layer in model.layers],
+        "architecture": ", ".join(repr(layer) for layer in model.layers),
         "parameter shapes": {k: tuple(v.shape) for k, v in model.parameters().items()},
         "buffer shapes": {k: tuple(v.shape) for k, v in model.buffers().items()},
         "dtype": model.dtype.name,
         "cost": type(model.cost_function).__name__,
-        "optimizer": f"{type(optimizer).__name__}{sorted(optimizer.get_config().items())}",
+        "optimizer": repr(optimizer),
         "batch size": config.get("batch_size"),
         "data length (samples)": config.get("samples"),
         "steps per epoch": config.get("steps_per_epoch"),
@@ -68,13 +68,20 @@ def _describe(model: Model, config: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else repr(value)
+
+
 def _disagreements(descriptions: list[dict[str, Any]], root: int) -> list[str]:
+    """One line per field and rank that differs from ``root``'s description."""
     reference = descriptions[root]
     problems = []
     for key, expected in reference.items():
         for r, description in enumerate(descriptions):
             if description.get(key) != expected:
-                problems.append(f"{key}: rank {r} has {description.get(key)!r}, root {expected!r}")
+                problems.append(
+                    f"{key}: rank {r} has {_shown(description.get(key))}, root {_shown(expected)}"
+                )
     return problems
 
 
