@@ -156,6 +156,14 @@ def test_mismatched_data_and_batch_norm_are_clear_errors_on_every_rank(tmp_path:
         assert "layer 1 BatchNorm1d" in text and "running_mean" in text
 
 
+def test_batches_that_differ_across_ranks_stop_the_job(tmp_path: Path) -> None:
+    """An iterable of batches has no length to compare at the start: the first step whose
+    shards do not add up to the global batch stops the job with the reason."""
+    done = run_worker(2, "uneven_batches", tmp_path)
+    assert done.returncode != 0
+    assert "every process must feed the same batches" in done.stderr
+
+
 CONFIG = """seed = 3
 [data]
 source = "spirals"

@@ -73,10 +73,11 @@ def load_result(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray
 
 
 def equivalence(out: Path, rank: int, dp: Any) -> None:
-    """Both optimizers; non-root ranks start from other weights (the broadcast fixes that)."""
+    """Both optimizers; non-root ranks start from other weights (the broadcast fixes that).
+    Adam's run reads batches ahead in a thread (``prefetch``): the same result."""
     for name in OPTIMIZERS:
         model = build(name, seed=0 if rank == 0 else 100 + rank)
-        history = fit(model, [dp])
+        history = fit(model, [dp], prefetch=name == "adam")
         save_result(out / f"{name}-rank{rank}.npz", model, history)
 
 
@@ -130,6 +131,14 @@ def mismatch(out: Path, rank: int, dp: Any) -> None:
         (out / f"batchnorm-rank{rank}.txt").write_text(str(exc))
 
 
+def uneven_batches(out: Path, rank: int, dp: Any) -> None:
+    """Batches as an iterable, and rank 1's are one row shorter: the job must stop."""
+    X, Y = data()
+    rows = BATCH - rank
+    batches = [(X[i : i + rows], Y[i : i + rows]) for i in range(0, 5 * BATCH, BATCH)]
+    build("sgd").fit(batches, epochs=1, verbose=0, callbacks=[dp])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario")
@@ -142,9 +151,14 @@ def main() -> None:
     if args.scenario == "crash":
         crash(args.out, rank(), dp, caught=args.caught)
     else:
-        {"equivalence": equivalence, "writers": writers, "resume": resume, "mismatch": mismatch}[
-            args.scenario
-        ](args.out, rank(), dp)
+        scenarios = {
+            "equivalence": equivalence,
+            "writers": writers,
+            "resume": resume,
+            "mismatch": mismatch,
+            "uneven_batches": uneven_batches,
+        }
+        scenarios[args.scenario](args.out, rank(), dp)
 
 
 if __name__ == "__main__":

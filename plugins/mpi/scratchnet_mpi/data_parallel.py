@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from scratchnet_core import ConfigurationError, Model, hookimpl
+from scratchnet_core import ConfigurationError, DataError, Model, hookimpl
 
 from .comm import _comm, abort_on_exit, install_excepthook, mpi
 
@@ -146,6 +145,7 @@ class DataParallel:
         self.allreduce_bytes = 0
         self._training = False
         self._buffer: NDArray[Any] | None = None
+        self._global_rows: dict[int, int] = {}
         self._layout: list[tuple[str, int, int, tuple[int, ...]]] = []
         if self.abort_on_error and self.size > 1:
             install_excepthook(self.comm)
@@ -191,6 +191,7 @@ class DataParallel:
             offset += p.size
         # the gradients, then this rank's row count: summing it gives the global batch size
         self._buffer = np.zeros(total + 1, dtype=model.dtype)
+        self._global_rows = {}
 
     def _broadcast_state(self, model: Model) -> None:
         comm, root = self.comm, self.root
@@ -208,23 +209,16 @@ class DataParallel:
 
     # ------------------------------------------------------------------ each step
     @hookimpl
-    def scratchnet_batch_indices(
-        self, epoch: int, batch: int, indices: NDArray[np.intp]
-    ) -> NDArray[np.intp]:
-        if batch == 0:  # once per epoch: every rank must be drawing the same batch order
-            fingerprint = (len(indices), zlib.crc32(np.asarray(indices, np.int64).tobytes()))
-            seen = self.comm.allgather(fingerprint)
-            if any(f != seen[self.root] for f in seen):
-                raise self._collective_error(
-                    f"DataParallel: in epoch {epoch} the processes drew different batches "
-                    f"(fingerprints by rank: {seen}); pass the same fit(seed=...) on every "
-                    "process, or call scratchnet_core.seed() with the same value on each"
-                )
+    def scratchnet_batch_indices(self, batch: int, indices: NDArray[np.intp]) -> NDArray[np.intp]:
+        # by step: with prefetching, the next step's rows are chosen before this step ends
+        self._global_rows[batch] = len(indices)
         start, stop = shard_bounds(len(indices), self.size, self.rank)
         return indices[start:stop]
 
     @hookimpl
-    def scratchnet_after_backward(self, gradients: dict[str, NDArray[Any]], size: int) -> None:
+    def scratchnet_after_backward(
+        self, epoch: int, batch: int, gradients: dict[str, NDArray[Any]], size: int
+    ) -> None:
         buffer = self._buffer
         assert buffer is not None, "scratchnet_after_backward before scratchnet_train_start"
         for name, offset, count, _ in self._layout:
@@ -240,6 +234,14 @@ class DataParallel:
         self.allreduce_calls += 1
         self.allreduce_bytes = buffer.nbytes
         total = buffer[-1]
+        expected = self._global_rows.pop(batch, None)
+        if expected is not None and total != expected:
+            # shards cut from global batches of different sizes: at least one rank sees it
+            raise DataError(
+                f"DataParallel: step {batch} of epoch {epoch}: the {self.size} processes "
+                f"trained on {int(total)} rows in all, but this process's global batch has "
+                f"{expected}; every process must feed the same batches"
+            )
         for name, offset, count, shape in self._layout:
             np.divide(buffer[offset : offset + count].reshape(shape), total, out=gradients[name])
 
