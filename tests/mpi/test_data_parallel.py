@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -107,6 +108,20 @@ def test_same_weights_and_logs_as_one_process(tmp_path: Path, ranks: int) -> Non
             ours, logs = worker.load_result(tmp_path / f"{optimizer}-rank{rank}.npz")
             assert_close(ours, weights)
             assert_close(logs, history)  # epoch logs: exact over the global epoch, every rank
+    # synchronised batch norm: the statistics of the global batch, as one process has them
+    model = worker.build("sgd", batch_norm=True)
+    history = worker.fit(model, [], n=worker.N_BATCH_NORM)
+    for rank in range(ranks):
+        ours, logs = worker.load_result(tmp_path / f"batch_norm-rank{rank}.npz")
+        assert_close(ours, worker.state(model))
+        assert any(key.startswith("buffer") for key in ours)
+        assert_close(logs, {k: np.array(v) for k, v in history.history.items()})
+    # one Allreduce per step, of one buffer: every gradient and the row count (float64)
+    stats = json.loads((tmp_path / "stats-rank0.json").read_text())
+    steps = worker.EPOCHS * (
+        2 * -(-worker.N // worker.BATCH) + -(-worker.N_BATCH_NORM // worker.BATCH)
+    )
+    assert stats == {"calls": steps, "bytes": 8 * (model.num_parameters() + 1)}
 
 
 def test_only_root_writes_and_a_checkpoint_resumes_on_2_ranks_and_on_1(tmp_path: Path) -> None:
@@ -147,13 +162,16 @@ def test_an_error_on_one_rank_ends_the_job(tmp_path: Path, caught: bool) -> None
     assert elapsed < 30, f"took {elapsed:.1f} s"
 
 
-def test_mismatched_data_and_batch_norm_are_clear_errors_on_every_rank(tmp_path: Path) -> None:
+def test_mismatched_data_and_empty_batch_norm_shards_are_clear_errors_on_every_rank(
+    tmp_path: Path,
+) -> None:
     ok(run_worker(2, "mismatch", tmp_path))
     for rank in range(2):
         text = (tmp_path / f"mismatch-rank{rank}.txt").read_text()
         assert "data length (samples): rank 1 has 49, root 50" in text
         text = (tmp_path / f"batchnorm-rank{rank}.txt").read_text()
-        assert "layer 1 BatchNorm1d" in text and "running_mean" in text
+        assert "synchronised batch norm (layer 1 BatchNorm1d(8))" in text
+        assert "a step has only 1 rows for 2 processes" in text
 
 
 def test_batches_that_differ_across_ranks_stop_the_job(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ this module does not.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ OPTIMIZERS: dict[str, dict[str, Any]] = {
     "adam": {"name": "adam", "config": {"lr": 0.01}},
 }
 N, BATCH, EPOCHS = 50, 7, 3  # 7 divides by neither 2 nor 3; 50 = 7 * 7 + 1 (a 1-row last batch)
+N_BATCH_NORM = 52
 
 
 def build(optimizer: str, seed: int = 0, batch_norm: bool = False) -> sn.Model:
@@ -43,8 +45,8 @@ def validation() -> tuple[np.ndarray, np.ndarray]:
     return data(13, seed=2)
 
 
-def fit(model: sn.Model, callbacks: list[object], **kwargs: Any) -> sn.History:
-    X, Y = data()
+def fit(model: sn.Model, callbacks: list[object], n: int = N, **kwargs: Any) -> sn.History:
+    X, Y = data(n)
     options: dict[str, Any] = {
         "epochs": EPOCHS,
         "batch_size": BATCH,
@@ -56,8 +58,14 @@ def fit(model: sn.Model, callbacks: list[object], **kwargs: Any) -> sn.History:
     return model.fit(X, Y, callbacks=callbacks, **options)
 
 
+def state(model: sn.Model) -> dict[str, np.ndarray]:
+    """Parameters and buffers (batch norm's running statistics)."""
+    buffers = {f"buffer {k}": v.copy() for k, v in model.buffers().items()}
+    return {**model.get_weights(), **buffers}
+
+
 def save_result(path: Path, model: sn.Model, history: sn.History) -> None:
-    arrays = {f"w:{k}": v for k, v in model.get_weights().items()}
+    arrays = {f"w:{k}": v for k, v in state(model).items()}
     arrays.update({f"h:{k}": np.array(v) for k, v in history.history.items()})
     np.savez(path, **arrays)
 
@@ -79,6 +87,12 @@ def equivalence(out: Path, rank: int, dp: Any) -> None:
         model = build(name, seed=0 if rank == 0 else 100 + rank)
         history = fit(model, [dp], prefetch=name == "adam")
         save_result(out / f"{name}-rank{rank}.npz", model, history)
+    # synchronised batch norm; 52 = 7 * 7 + 3 rows: every rank gets rows in every step
+    model = build("sgd", seed=rank, batch_norm=True)
+    history = fit(model, [dp], n=N_BATCH_NORM)
+    save_result(out / f"batch_norm-rank{rank}.npz", model, history)
+    stats = {"calls": dp.allreduce_calls, "bytes": dp.allreduce_bytes}
+    (out / f"stats-rank{rank}.json").write_text(json.dumps(stats))
 
 
 def writers(out: Path, rank: int, dp: Any) -> None:
@@ -119,7 +133,8 @@ def crash(out: Path, rank: int, dp: Any, caught: bool = False) -> None:
 
 
 def mismatch(out: Path, rank: int, dp: Any) -> None:
-    """Rank 1 reads one row fewer; then a batch-norm model. Each rank must raise."""
+    """Rank 1 reads one row fewer; then batch norm with a 1-row last batch. Each rank must
+    raise."""
     X, Y = data(N - rank)
     try:
         build("sgd").fit(X, Y, epochs=1, batch_size=BATCH, seed=5, verbose=0, callbacks=[dp])

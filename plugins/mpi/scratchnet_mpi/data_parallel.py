@@ -114,7 +114,7 @@ class DataParallel:
 
     Examples
     --------
-    In one process (plain ``python``) it trains exactly as without it:
+    In one process (plain ``python``) it trains exactly as without it, and sends nothing:
 
     >>> import numpy as np, scratchnet_core as sn
     >>> from scratchnet_core.layers import linear
@@ -122,8 +122,8 @@ class DataParallel:
     >>> model = sn.Model([linear(3, 1)], "mse", "sgd", dtype="float64")
     >>> dp = DataParallel()
     >>> history = model.fit(X, Y, epochs=2, batch_size=16, seed=0, verbose=0, callbacks=[dp])
-    >>> dp.rank, dp.size, dp.allreduce_calls, dp.allreduce_bytes  # 3 + 1 parameters, + 1
-    (0, 1, 6, 40)
+    >>> dp.rank, dp.size, dp.allreduce_calls
+    (0, 1, 0)
     """
 
     def __init__(
@@ -147,6 +147,7 @@ class DataParallel:
         self._buffer: NDArray[Any] | None = None
         self._global_rows: dict[int, int] = {}
         self._layout: list[tuple[str, int, int, tuple[int, ...]]] = []
+        self._synchronised: list[Any] = []
         if self.abort_on_error and self.size > 1:
             install_excepthook(self.comm)
             abort_on_exit(self.comm, lambda: self._training)
@@ -171,14 +172,7 @@ class DataParallel:
                 "run (each must build the same model and read the same data): "
                 + "; ".join(problems)
             )
-        for i, layer in enumerate(model.layers):
-            if layer.buffers():
-                raise self._collective_error(
-                    f"DataParallel: layer {i} {layer!r} keeps statistics of each batch "
-                    f"({', '.join(layer.buffers())}); each process would compute them over its "
-                    "own shard only, so data-parallel training refuses it (use layer_norm, or "
-                    "train in one process)"
-                )
+        self._synchronised = self._batch_statistics(model, config)
         self._broadcast_state(model)
         if "seed" in config:  # every rank shuffles with root's seed (the loop reads it back)
             config["seed"] = comm.bcast(config["seed"], root=root)
@@ -192,6 +186,43 @@ class DataParallel:
         # the gradients, then this rank's row count: summing it gives the global batch size
         self._buffer = np.zeros(total + 1, dtype=model.dtype)
         self._global_rows = {}
+        if self.size > 1:  # one process: the layers' own statistics are already global
+            for layer in self._synchronised:
+                layer.sum_across_processes = self._sum_across
+
+    def _batch_statistics(self, model: Model, config: Mapping[str, Any]) -> list[Any]:
+        """Layers that normalise over the batch: synchronised if they can be, else refused."""
+        layers = []
+        for i, layer in enumerate(model.layers):
+            if not layer.buffers():
+                continue
+            if not hasattr(layer, "sum_across_processes"):
+                raise self._collective_error(
+                    f"DataParallel: layer {i} {layer!r} keeps statistics of each batch "
+                    f"({', '.join(layer.buffers())}) and cannot synchronise them across "
+                    "processes (it has no sum_across_processes attribute): each process would "
+                    "compute them over its own shard only, so data-parallel training refuses "
+                    "it (use a synchronising layer such as batch_norm, or layer_norm)"
+                )
+            layers.append(layer)
+        batch, samples = config.get("batch_size"), config.get("samples")
+        if layers and self.size > 1 and isinstance(batch, int) and isinstance(samples, int):
+            smallest = min(batch, samples % batch or batch)
+            if smallest < self.size:
+                raise self._collective_error(
+                    f"DataParallel: synchronised batch norm (layer {model.layers.index(layers[0])}"
+                    f" {layers[0]!r}) needs rows on every process in every step, but with "
+                    f"{samples} samples in batches of {batch} a step has only {smallest} rows "
+                    f"for {self.size} processes; choose a batch size whose last batch "
+                    f"(samples % batch_size) is 0 or at least {self.size}"
+                )
+        return layers
+
+    def _sum_across(self, values: NDArray[Any]) -> NDArray[Any]:
+        """Element-wise sum over the ranks (synchronised batch norm's statistics)."""
+        summed = np.array(values, dtype=np.float64, copy=True)
+        self.comm.Allreduce(mpi().IN_PLACE, summed, op=mpi().SUM)
+        return summed
 
     def _broadcast_state(self, model: Model) -> None:
         comm, root = self.comm, self.root
@@ -210,6 +241,11 @@ class DataParallel:
     # ------------------------------------------------------------------ each step
     @hookimpl
     def scratchnet_batch_indices(self, batch: int, indices: NDArray[np.intp]) -> NDArray[np.intp]:
+        if self._synchronised and self.size > 1 and len(indices) < self.size:
+            raise self._collective_error(
+                f"DataParallel: step {batch} has {len(indices)} rows for {self.size} processes; "
+                "synchronised batch norm needs rows on every process"
+            )
         # by step: with prefetching, the next step's rows are chosen before this step ends
         self._global_rows[batch] = len(indices)
         start, stop = shard_bounds(len(indices), self.size, self.rank)
@@ -219,6 +255,8 @@ class DataParallel:
     def scratchnet_after_backward(
         self, epoch: int, batch: int, gradients: dict[str, NDArray[Any]], size: int
     ) -> None:
+        if self.size == 1:  # nothing to sum: one process trains bit for bit as without this
+            return
         buffer = self._buffer
         assert buffer is not None, "scratchnet_after_backward before scratchnet_train_start"
         for name, offset, count, _ in self._layout:
@@ -258,3 +296,5 @@ class DataParallel:
     @hookimpl
     def scratchnet_train_end(self) -> None:
         self._training = False
+        for layer in self._synchronised:
+            layer.sum_across_processes = None
