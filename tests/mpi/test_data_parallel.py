@@ -116,6 +116,12 @@ def test_same_weights_and_logs_as_one_process(tmp_path: Path, ranks: int) -> Non
         assert_close(ours, worker.state(model))
         assert any(key.startswith("buffer") for key in ours)
         assert_close(logs, {k: np.array(v) for k, v in history.history.items()})
+    # every rank holds bit-identical parameters, also with dropout masks drawn per rank
+    for name in [*worker.OPTIMIZERS, "batch_norm", "dropout"]:
+        first, _ = worker.load_result(tmp_path / f"{name}-rank0.npz")
+        for rank in range(1, ranks):
+            ours, _ = worker.load_result(tmp_path / f"{name}-rank{rank}.npz")
+            assert all(np.array_equal(ours[k], first[k]) for k in first), (name, rank)
     # one Allreduce per step, of one buffer: every gradient and the row count (float64)
     stats = json.loads((tmp_path / "stats-rank0.json").read_text())
     steps = worker.EPOCHS * (

@@ -25,13 +25,17 @@ N, BATCH, EPOCHS = 50, 7, 3  # 7 divides by neither 2 nor 3; 50 = 7 * 7 + 1 (a 1
 N_BATCH_NORM = 52
 
 
-def build(optimizer: str, seed: int = 0, batch_norm: bool = False) -> sn.Model:
+def build(
+    optimizer: str, seed: int = 0, batch_norm: bool = False, dropout: bool = False
+) -> sn.Model:
     """A small float64 classifier (5 -> 8 tanh -> 3 softmax)."""
     sn.seed(seed)
     layers = sn.get_layers()
     stack = [layers["linear"](5, 8, "tanh"), layers["linear"](8, 3, "softmax")]
     if batch_norm:
         stack.insert(1, layers["batch_norm1d"](8))
+    if dropout:
+        stack.insert(1, layers["dropout"](0.3))
     return sn.Model(stack, "categorical_cross_entropy", OPTIMIZERS[optimizer], dtype="float64")
 
 
@@ -92,6 +96,10 @@ def equivalence(out: Path, rank: int, dp: Any) -> None:
     history = fit(model, [dp], n=N_BATCH_NORM)
     save_result(out / f"batch_norm-rank{rank}.npz", model, history)
     stats = {"calls": dp.allreduce_calls, "bytes": dp.allreduce_bytes}
+    # dropout: each rank draws its own masks (its own seed here); parameters stay identical
+    model = build("adam", seed=rank, dropout=True)
+    history = fit(model, [dp])
+    save_result(out / f"dropout-rank{rank}.npz", model, history)
     (out / f"stats-rank{rank}.json").write_text(json.dumps(stats))
 
 
