@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -114,7 +115,8 @@ class DataParallel:
 
     Examples
     --------
-    In one process (plain ``python``) it trains exactly as without it, and sends nothing:
+    In one process (plain ``python``) it trains exactly as without it and sends nothing (it
+    still refuses what it would refuse on several):
 
     >>> import numpy as np, scratchnet_core as sn
     >>> from scratchnet_core.layers import linear
@@ -150,7 +152,8 @@ class DataParallel:
         self._synchronised: list[Any] = []
         if self.abort_on_error and self.size > 1:
             install_excepthook(self.comm)
-            abort_on_exit(self.comm, lambda: self._training)
+            alive = weakref.ref(self)  # the exit check must not keep this object alive
+            abort_on_exit(self.comm, lambda: getattr(alive(), "_training", False))
 
     # ------------------------------------------------------------------ helpers
     def _collective_error(self, message: str) -> ConfigurationError:
