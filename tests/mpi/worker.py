@@ -116,7 +116,9 @@ def writers(out: Path, rank: int, dp: Any) -> None:
 
 
 def resume(out: Path, rank: int, dp: Any) -> None:
-    model = sn.Model.load(out / "ckpt-rank0-2.npz")
+    """Root loads the checkpoint; the other ranks build the architecture afresh (root's
+    weights and optimizer state are broadcast)."""
+    model = sn.Model.load(out / "ckpt-rank0-2.npz") if rank == 0 else build("adam", seed=9)
     history = fit(model, [dp], epochs=4, initial_epoch=2)
     save_result(out / f"resumed-rank{rank}.npz", model, history)
 
