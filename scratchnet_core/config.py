@@ -31,8 +31,8 @@ A config names every component by its registry name; constructor arguments sit b
     history = "xor.csv"
     plot = "xor.png"        # written when matplotlib is installed
 
-    [distributed]           # optional: train on several processes (under mpiexec, ...)
-    backend = "mpi"         # a name in the "distributed" registry; other keys are its options
+    [distributed]           # optional: train on several processes, under the backend's launcher
+    backend = "<name>"      # a name in the "distributed" registry; other keys are its options
 
 A wrong key or a wrong type is a :class:`~scratchnet_core.errors.ConfigurationError` naming
 the file, the line and the key. ``data.path`` (for ``source = "npz"``) is relative to the
