@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from .model import Model
 
 __all__ = [
+    "ArrayDataset",
     "ArrayFeed",
     "DatasetFeed",
     "Feed",
@@ -66,6 +67,7 @@ __all__ = [
     "make_feed",
     "prefetched",
     "prepare_targets",
+    "Subset",
 ]
 
 Indices: TypeAlias = NDArray[np.intp]
@@ -82,6 +84,15 @@ def _row_text(index: tuple[int, ...], rows: Indices | None, batch: int | None) -
     return (
         f"in batch {batch}, at row {int(rows[index[0]])} of the data (index {index} of the batch)"
     )
+
+
+_CHUNK = 1 << 22
+
+
+def _all_finite(array: Array) -> bool:
+    """``np.isfinite(array).all()`` in chunks, so a 2 GB array needs no 512 MB mask."""
+    flat = array.reshape(-1)
+    return all(bool(np.isfinite(flat[i : i + _CHUNK]).all()) for i in range(0, flat.size, _CHUNK))
 
 
 def cast_checked(
@@ -116,7 +127,7 @@ Model(..., dtype="float64")
         raise DataError(f"{argument}: expected an array with a batch axis, got a scalar")
     with np.errstate(over="ignore", invalid="ignore"):
         cast = np.ascontiguousarray(array, dtype=dtype)
-    if cast.dtype.kind == "f" and not np.isfinite(cast).all():
+    if cast.dtype.kind == "f" and not _all_finite(cast):
         bad = ~np.isfinite(cast)
         source_finite = (
             np.isfinite(array) if array.dtype.kind == "f" else np.ones(array.shape, dtype=bool)
@@ -213,6 +224,49 @@ def is_dataset(obj: object) -> bool:
         and hasattr(obj, "__getitem__")
         and not isinstance(obj, (list, tuple, str, bytes, np.ndarray, Mapping))
     )
+
+
+# ---------------------------------------------------------------------------- dataset helpers
+
+
+class ArrayDataset:
+    """A dataset over ``(X, Y)`` arrays (memory-mapped ones too): ``ds[indices]`` reads only
+    those rows.
+
+    >>> ds = ArrayDataset(np.arange(10).reshape(5, 2), np.arange(5))
+    >>> len(ds), [a.tolist() for a in ds[np.array([4, 0])]]
+    (5, [[[8, 9], [0, 1]], [4, 0]])
+    """
+
+    def __init__(self, X: Array, Y: Array) -> None:
+        if len(X) != len(Y):
+            raise DataError(f"ArrayDataset: X has {len(X)} rows, Y has {len(Y)}")
+        self.X, self.Y = X, Y
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    def __getitem__(self, indices: Indices) -> tuple[Array, Array]:
+        return self.X[indices], self.Y[indices]
+
+
+class Subset:
+    """The rows ``indices`` of a dataset, as a dataset (PyTorch's ``Subset``).
+
+    >>> ds = Subset(ArrayDataset(np.arange(5), np.arange(5) * 10), np.array([3, 1]))
+    >>> len(ds), [a.tolist() for a in ds[np.array([1])]]
+    (2, [[1], [10]])
+    """
+
+    def __init__(self, dataset: Any, indices: Any) -> None:
+        self.dataset = dataset
+        self.indices = np.asarray(indices, dtype=np.intp)
+
+    def __len__(self) -> int:
+        return int(self.indices.shape[0])
+
+    def __getitem__(self, indices: Indices) -> Any:
+        return self.dataset[self.indices[np.asarray(indices, dtype=np.intp)]]
 
 
 # ---------------------------------------------------------------------------- feeds

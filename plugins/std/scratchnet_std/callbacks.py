@@ -37,10 +37,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _mode(owner: str, monitor: str, mode: str) -> str:
+def _mode(owner: str, monitor: str, mode: str, higher: dict[str, bool] | None = None) -> str:
+    """``"min"`` or ``"max"``; ``"auto"`` asks the metric (``higher_is_better``, given to
+    ``scratchnet_train_start`` as ``config["higher_is_better"]``), else guesses by name."""
     if mode not in ("auto", "min", "max"):
         raise ConfigurationError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
+        if higher is not None and monitor in higher:
+            return "max" if higher[monitor] else "min"
         return "max" if "acc" in monitor else "min"
     return mode
 
@@ -48,10 +52,17 @@ def _mode(owner: str, monitor: str, mode: str) -> str:
 class _Monitor:
     """Tracks the best value of one metric."""
 
-    def __init__(self, owner: str, monitor: str, mode: str, min_delta: float) -> None:
+    def __init__(
+        self,
+        owner: str,
+        monitor: str,
+        mode: str,
+        min_delta: float,
+        higher: dict[str, bool] | None = None,
+    ) -> None:
         self.owner = owner
         self.monitor = monitor
-        self.mode = _mode(owner, monitor, mode)
+        self.mode = _mode(owner, monitor, mode, higher)
         self.min_delta = abs(float(min_delta))
         self.best = math.inf if self.mode == "min" else -math.inf
 
@@ -80,7 +91,8 @@ class EarlyStopping:
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
     With ``restore_best_weights`` the model ends training with the weights of its best epoch
-    (whether it stopped early or ran out of epochs).
+    (whether it stopped early or ran out of epochs). ``mode="auto"`` maximises metrics whose
+    ``higher_is_better`` is true (accuracy, F1, R², ...) and minimises losses and errors.
 
     Examples
     --------
@@ -110,7 +122,9 @@ class EarlyStopping:
 
     @hookimpl
     def scratchnet_train_start(self, config: dict[str, Any]) -> None:
-        self._tracker = _Monitor("EarlyStopping", self.monitor, self.mode, self.min_delta)
+        self._tracker = _Monitor(
+            "EarlyStopping", self.monitor, self.mode, self.min_delta, config["higher_is_better"]
+        )
         self._tracker.check_available(config["metrics"])
         self.wait = 0
         self.best_weights: dict[str, np.ndarray] | None = None
@@ -172,7 +186,9 @@ class ModelCheckpoint:
 
     @hookimpl
     def scratchnet_train_start(self, config: dict[str, Any]) -> None:
-        self._tracker = _Monitor("ModelCheckpoint", self.monitor, self.mode, 0.0)
+        self._tracker = _Monitor(
+            "ModelCheckpoint", self.monitor, self.mode, 0.0, config["higher_is_better"]
+        )
         if self.save_best_only:
             self._tracker.check_available(config["metrics"])
 
