@@ -68,10 +68,7 @@ def run_case(case: str, x_path: str, y_path: str) -> dict[str, float]:
     from scratchnet_core.optimizers import SGD
 
     Y = np.load(y_path)
-    if case == "in memory":
-        X = np.load(x_path)
-    else:
-        X = np.load(x_path, mmap_mode="r")
+    X = np.load(x_path) if case == "in memory" else np.load(x_path, mmap_mode="r")
     sn.seed(0)
     model = sn.Model(
         [linear(FEATURES, 64, "relu"), linear(64, CLASSES, "softmax")],
