@@ -15,9 +15,22 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-__all__ = ["int_tuple", "positive_int", "real_in_range", "real_pair"]
+__all__ = ["int_tuple", "integer", "positive_int", "real_in_range", "real_pair"]
 
 from .errors import ConfigurationError
+
+
+def integer(owner: str, argument: str, value: Any) -> int:
+    """``value`` as an int (any sign; not a bool), or a :class:`ConfigurationError`.
+
+    >>> integer("fit", "seed", 7)
+    7
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigurationError(
+            f"{owner}: {argument} must be an integer, got {value!r} ({type(value).__name__})"
+        )
+    return int(value)
 
 
 def positive_int(owner: str, argument: str, value: Any) -> int:

@@ -98,6 +98,8 @@ _SCHEMA: dict[tuple[str, ...], dict[str, tuple[type | tuple[type, ...], str]]] =
         "validation_split": (_NUMBER, "a number in [0, 1)"),
         "shuffle": (bool, "true or false"),
         "verbose": (int, "0, 1 or 2"),
+        "steps_per_epoch": (int, "an integer"),
+        "prefetch": (bool, "true or false"),
     },
     ("output",): {
         "model": (str, "a path"),

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._random import get_rng
-from .checks import positive_int
+from .checks import integer, positive_int
 from .components import build_component
 from .errors import ConfigurationError, DataError, TrainingDivergedError
 from .feeding import ArrayFeed, Feed, Indices, is_batch_list, make_feed, prefetched
@@ -128,12 +128,6 @@ def _batch_size(model: Model, batch_size: Any) -> int:
     return positive_int("fit", "batch_size", batch_size)
 
 
-def _integer(owner: str, argument: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigurationError(f"{owner}: {argument} must be an integer, got {value!r}")
-    return int(value)
-
-
 def _bind_metrics(model: Model, feed: Feed) -> None:
     shape = model.output_shape(feed.input_shape) if feed.input_shape is not None else None
     task = infer_task(model.cost_function)
@@ -169,13 +163,13 @@ def fit(
     [0, 1]
     """
     epochs = positive_int("fit", "epochs", epochs)
-    initial_epoch = _integer("fit", "initial_epoch", initial_epoch)
+    initial_epoch = integer("fit", "initial_epoch", initial_epoch)
     if not 0 <= initial_epoch < epochs:
         raise ConfigurationError(
             f"initial_epoch must be in [0, epochs), got {initial_epoch} with epochs={epochs}"
         )
     if seed is not None:
-        seed = _integer("fit", "seed", seed)
+        seed = integer("fit", "seed", seed)
     if steps_per_epoch is not None:
         steps_per_epoch = positive_int("fit", "steps_per_epoch", steps_per_epoch)
     if validation_steps is not None:
@@ -186,8 +180,6 @@ def fit(
 
     feed = make_feed(model, X, Y, steps_per_epoch=steps_per_epoch)
     feed, val = _validation(model, feed, validation_data, validation_split, validation_steps)
-    if isinstance(feed, ArrayFeed):
-        model.input_shape = feed.input_shape
     steps = feed.steps(batch_size)
     if steps_per_epoch is not None and feed.samples is not None:
         steps = min(steps, steps_per_epoch)
@@ -217,7 +209,7 @@ def fit(
         "higher_is_better": higher,
     }
     hook.scratchnet_train_start(model=model, config=config)
-    fit_seed = _integer("scratchnet_train_start", "config['seed']", config["seed"])
+    fit_seed = integer("scratchnet_train_start", "config['seed']", config["seed"])
 
     seams = _Seams(
         choose=bool(hook.scratchnet_batch_indices.get_hookimpls()),
@@ -254,6 +246,8 @@ def fit(
                 break
     finally:
         first.needs_input_grad = first_needed
+        if feed.input_shape is not None:  # known after the first batch for streamed data
+            model.input_shape = feed.input_shape
     hook.scratchnet_train_end(model=model, history=history)
     return history
 

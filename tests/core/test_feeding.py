@@ -146,8 +146,9 @@ def test_predict_and_evaluate_take_every_form(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- bad input
 
 
+@pytest.mark.parametrize("prefetch", [False, True])
 def test_nan_in_a_late_memmap_batch_stops_with_the_rows_and_keeps_the_weights(
-    tmp_path: Path,
+    tmp_path: Path, prefetch: bool
 ) -> None:
     rows, batch_size, bad_batch = 20_000, 2, 9_999  # the 10,000th batch
     rng = np.random.default_rng(0)
@@ -173,6 +174,7 @@ def test_nan_in_a_late_memmap_batch_stops_with_the_rows_and_keeps_the_weights(
             epochs=1,
             batch_size=batch_size,
             shuffle=False,
+            prefetch=prefetch,
             verbose=0,
             callbacks=[Snapshot()],
         )
