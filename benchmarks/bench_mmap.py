@@ -6,15 +6,15 @@ reports the epoch's time and the growth of its anonymous memory (``RssAnon`` in
 ``/proc/self/status``, sampled every 25 steps and at the end) above what it had before
 ``fit``:
 
-- ``memmap``: ``np.load(path, mmap_mode="r")``, read batch by batch (file pages are page
-  cache, not anonymous memory);
-- ``memmap + prefetch``: the same with ``fit(prefetch=True)`` (the next batch is read in a
-  background thread);
+- ``memmap, no prefetch``: ``np.load(path, mmap_mode="r")``, read batch by batch in the
+  training thread (``fit(prefetch=False)``; file pages are page cache, not anonymous memory);
+- ``memmap (default)``: the same with ``fit``'s default for memory-mapped arrays, which reads
+  the next batch in a background thread;
 - ``in memory``: ``np.load(path)`` first (not timed), then the same ``fit``.
 
 The file is written to a temporary directory (``--dir``) and deleted afterwards. The cases
-run in the order memmap, in memory, memmap + prefetch, so the file is in the page cache for
-all three (it was just written); ``--repeats`` runs the sequence again.
+run in the order above, so the file is in the page cache for all three (it was just
+written); ``--repeats`` runs the sequence again.
 
     python benchmarks/bench_mmap.py [--gb 2.0] [--repeats 1] [--dir /tmp]
 """
@@ -68,7 +68,7 @@ def run_case(case: str, x_path: str, y_path: str) -> dict[str, float]:
     from scratchnet_core.optimizers import SGD
 
     Y = np.load(y_path)
-    X = np.load(x_path) if case == "in memory" else np.load(x_path, mmap_mode="r")
+    X = np.load(x_path, mmap_mode=None if case == "in memory" else "r")
     sn.seed(0)
     model = sn.Model(
         [linear(FEATURES, 64, "relu"), linear(64, CLASSES, "softmax")],
@@ -87,9 +87,8 @@ def run_case(case: str, x_path: str, y_path: str) -> dict[str, float]:
                 peak.append(rss_anon_mb())
 
     t0 = time.perf_counter()
-    history = model.fit(
-        X, Y, epochs=1, verbose=0, seed=1, callbacks=[Sampler()], prefetch="prefetch" in case
-    )
+    prefetch = False if case == "memmap, no prefetch" else None  # None: fit's default
+    history = model.fit(X, Y, epochs=1, verbose=0, seed=1, callbacks=[Sampler()], prefetch=prefetch)
     seconds = time.perf_counter() - t0
     peak.append(rss_anon_mb())
     return {
@@ -125,7 +124,7 @@ def main() -> None:
         )
         results: dict[str, list[dict[str, float]]] = {}
         for _ in range(args.repeats):
-            for case in ("memmap", "in memory", "memmap + prefetch"):
+            for case in ("memmap, no prefetch", "in memory", "memmap (default)"):
                 out = subprocess.run(
                     [sys.executable, __file__, "--case", case, "--paths", x_path, y_path],
                     check=True,

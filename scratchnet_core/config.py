@@ -27,22 +27,24 @@ A config names every component by its registry name; constructor arguments sit b
     batch_size = 32
 
     [output]
-    model = "xor.npz"       # paths relative to the working directory
+    model = "xor.npz"       # paths relative to the config file (or to --output-dir)
     history = "xor.csv"
     plot = "xor.png"        # written when matplotlib is installed
 
     [distributed]           # optional: train on several processes, under the backend's launcher
     backend = "<name>"      # a name in the "distributed" registry; other keys are its options
 
-A wrong key or a wrong type is a :class:`~scratchnet_core.errors.ConfigurationError` naming
-the file, the line and the key.
+A wrong key or a wrong type is a `ConfigurationError` naming the file, the line and the
+key. Paths are relative to the config file: dataset options named ``path`` or ending in
+``_path``, and the ``[output]`` paths, which ``output_dir`` (``--output-dir``) re-roots
+instead. Every output folder is created, and checked writable, before training starts.
 
 ``[data] source`` names a dataset of the ``scratchnet.datasets`` registry (the standard set:
 ``xor``, ``spirals``, ``digits``, ``npz``, ``npy``; any installed or registered one works).
 Besides ``source``, ``test_fraction`` and ``shape`` (samples reshaped to it), every key of
 ``[data]`` is an option of the dataset; an unknown one is an error naming the accepted
-options. Options named ``path`` or ending in ``_path`` are relative to the config file; a
-dataset taking a ``seed`` option gets the config's ``seed`` unless ``[data]`` sets one.
+options. A dataset taking a ``seed`` option gets the config's ``seed`` unless ``[data]`` sets
+one.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ from typing import Any
 import numpy as np
 
 from ._random import seed as seed_rng
+from .checks import output_path
+from .components import check_options
 from .errors import ConfigurationError, DataError, OptionalDependencyError, ScratchnetError
 from .feeding import ArrayDataset, Subset, is_dataset
 from .model import Model
@@ -247,15 +251,11 @@ def _component(
         raise config.error(
             (*where, key) if not isinstance(spec, str) else where, str(exc)
         ) from None
-    signature = inspect.signature(cls)
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    if not accepts_any:
-        for key in kwargs:
-            if key not in signature.parameters:
-                allowed = ", ".join(p for p in signature.parameters if p != "self")
-                raise config.error(
-                    (*where, key), f"unknown argument of {name!r}; it takes {allowed}"
-                )
+    for key in kwargs:
+        try:
+            check_options(name, cls, [key])
+        except ConfigurationError as exc:
+            raise config.error((*where, key), str(exc)) from None
     try:
         return cls(**kwargs)
     except (ScratchnetError, TypeError, ValueError) as exc:
@@ -345,7 +345,7 @@ def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[An
 def _split(X: Any, Y: Any, fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:
     """Hold out ``fraction`` of the rows (a seeded draw): ``X, Y, X_test, Y_test``. Arrays
     in memory are indexed; memory-mapped arrays and datasets are wrapped in a
-    :class:`~scratchnet_core.feeding.Subset`, so nothing is read ahead of training."""
+    `Subset`, so nothing is read ahead of training."""
     n = len(X)
     order = np.random.default_rng(seed).permutation(n)
     cut = n - max(1, round(n * fraction))
@@ -367,8 +367,9 @@ def run_config(
 
     ``distributed`` names a backend of the ``"distributed"`` registry (overriding the
     config's ``[distributed] backend``): its training callback is passed to ``fit``. In a
-    distributed run only the process whose ``model.is_main_process`` is true writes the
-    outputs.
+    distributed run only one process checks and writes the outputs: the one whose callback
+    has a true ``is_main_process`` attribute (a callback without one counts as true), and
+    whose ``model.is_main_process`` is still true after training.
 
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
@@ -424,6 +425,14 @@ def run_config(
     except ScratchnetError as exc:
         raise config.error(("model",), str(exc)) from None
 
+    out = doc.get("output", {})
+    if not getattr(parallel, "is_main_process", True):
+        out = {}  # another process of this distributed run writes the outputs
+    base = Path(output_dir) if output_dir is not None else config.path.parent
+    targets = {  # every output location is checked (folders created) before training
+        key: output_path(f"output.{key}", base / value) for key, value in out.items()
+    }
+
     fit = dict(doc.get("fit", {}))
     if verbose is not None:
         fit["verbose"] = verbose
@@ -433,20 +442,18 @@ def run_config(
 
     files: dict[str, str] = {}
     notes: list[str] = []
-    out = doc.get("output", {})
-    base = Path(output_dir) if output_dir is not None else Path.cwd()
-    if not model.is_main_process:  # another process of a distributed run writes them
-        out = {}
-    if "model" in out:
-        files["model"] = str(base / out["model"])
+    if not model.is_main_process:  # the callback cleared it while training
+        targets = {}
+    if "model" in targets:
+        files["model"] = str(targets["model"])
         model.save(files["model"])
-    if "history" in out:
-        files["history"] = str(base / out["history"])
+    if "history" in targets:
+        files["history"] = str(targets["history"])
         history.to_csv(files["history"])
-    if "plot" in out:
+    if "plot" in targets:
         try:
-            history.plot(base / out["plot"])
-            files["plot"] = str(base / out["plot"])
+            history.plot(targets["plot"])
+            files["plot"] = str(targets["plot"])
         except OptionalDependencyError as exc:
             notes.append(f"no plot: {exc}")
     return RunResult(model, history, test_metrics, files, notes)

@@ -1,13 +1,13 @@
 """Feeding data to the training loop, batch by batch.
 
 ``fit``, ``evaluate`` and ``predict`` take any of four forms, each turned into a
-:class:`Feed` by :func:`make_feed`:
+`Feed` by `make_feed`:
 
 - ``(X, Y)`` arrays in memory: checked for NaN/inf and cast to the model's dtype once, before
   training, so a bad value is reported before any step;
-- memory-mapped arrays (``np.load(path, mmap_mode="r")``, any :class:`numpy.memmap`): read
+- memory-mapped arrays (``np.load(path, mmap_mode="r")``, any `numpy.memmap`): read
   batch by batch and never copied, converted or scanned whole; each batch is cast and checked
-  as it is read, and a bad value is a :class:`~scratchnet_core.errors.DataError` naming the
+  as it is read, and a bad value is a `DataError` naming the
   batch and the rows, raised before that batch's step;
 - a *dataset*: any object with ``__len__`` and ``__getitem__(indices) -> (x_batch, y_batch)``
   for an integer index array (the loop shuffles the indices, so shuffling stays exact and
@@ -105,7 +105,7 @@ def cast_checked(
 ) -> Array:
     """``values`` as a C-contiguous array of ``dtype``, refusing NaN, inf and values beyond
     ``dtype``'s range (float64 data fed to a float32 model) with a
-    :class:`~scratchnet_core.errors.DataError`.
+    `DataError`.
 
     ``rows`` (the data rows of a batch) and ``batch`` make the message name the batch and
     the row of the data; without them it names the index in ``values``.
@@ -276,7 +276,7 @@ class Feed(ABC):
     """One source of ``(x, y)`` batches for the loop.
 
     ``samples`` is the number of rows per epoch (``None`` when unknown, for iterables);
-    :meth:`steps` the number of steps per epoch; :meth:`epoch` yields, per step, the global
+    `steps` the number of steps per epoch; `epoch` yields, per step, the global
     batch's row indices and a reader for any subset of them.
 
     >>> import scratchnet_core as sn
@@ -291,6 +291,8 @@ class Feed(ABC):
     """One input sample's shape, once known."""
     prefetchable = True
     """Whether reading ahead in a thread is safe (not for a user's iterator)."""
+    prefetch_default = False
+    """Whether ``fit(prefetch=None)`` reads ahead: for memory-mapped arrays, where it pays."""
 
     @abstractmethod
     def steps(self, batch_size: int) -> int:
@@ -363,6 +365,7 @@ class ArrayFeed(_IndexedFeed):
         if x.shape[0] == 0:
             raise DataError(f"{self.x_argument} is empty: shape {x.shape}")
         self.x: Array = x
+        self.prefetch_default = self.streamed
         self.samples = int(x.shape[0])
         self.input_shape = tuple(int(s) for s in x.shape[1:])
         self.out_shape = model.output_shape(self.input_shape)
@@ -598,10 +601,10 @@ def make_feed(
     what: str = "",
     targets: bool = True,
 ) -> Feed:
-    """The :class:`Feed` for what was passed as ``X`` (and ``Y``).
+    """The `Feed` for what was passed as ``X`` (and ``Y``).
 
     ``targets=False`` (``predict``) reads inputs only. Anything that is neither an array, a
-    dataset nor an iterable of batches is a :class:`~scratchnet_core.errors.DataError`.
+    dataset nor an iterable of batches is a `DataError`.
 
     >>> import scratchnet_core as sn
     >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse")

@@ -1,4 +1,4 @@
-"""Per-epoch metrics of a ``fit`` call (:class:`History`), with CSV export and plotting."""
+"""Per-epoch metrics of a ``fit`` call (`History`), with CSV export and plotting."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["History"]
 
 
 class History:
-    """Per-epoch metrics of one :meth:`Model.fit` call, as Keras keeps them.
+    """Per-epoch metrics of one `Model.fit` call, as Keras keeps them.
 
     ``history.history`` maps a metric name (``"loss"``, ``"accuracy"``, ``"val_loss"``, ...)
     to one float per epoch; ``history["loss"]`` is a shortcut; ``history.epoch`` lists the

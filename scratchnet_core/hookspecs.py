@@ -10,7 +10,7 @@ default ``accuracy`` for classification costs); with validation data also ``val_
 ``val_<metric>``.
 
 How a step runs, and where the seams for distributed training sit (see
-:mod:`scratchnet_core.loop`):
+`scratchnet_core.loop`):
 
 1. ``indices``: the rows of the step's *global* batch, a slice of the epoch's permutation,
    which is drawn from ``(config["seed"], epoch)`` alone, so it is the same on every process;
@@ -22,7 +22,7 @@ How a step runs, and where the seams for distributed training sit (see
 An epoch's logs are computed from additive totals, never from per-batch means: the training
 loss is ``sum(loss_b * size_b) / sum(size_b)`` over the steps ``b`` (``loss_b`` the local
 batch's mean loss, ``size_b`` its rows), and each metric's value comes from its
-:meth:`~scratchnet_core.Metric.state` (sufficient statistics that add up across data). Before
+`state` (sufficient statistics that add up across data). Before
 the logs are formed, ``scratchnet_epoch_totals`` gets those totals as one float64 vector,
 which a data-parallel plugin sums across processes (one all-reduce per epoch): then every
 process logs the exact values of one process that saw the whole epoch. Validation data is
@@ -117,7 +117,7 @@ def scratchnet_epoch_totals(
     ``model.metrics`` order). Return the element-wise sum of every process's ``totals``
     (``comm.allreduce(totals, op=SUM)``, same shape) to make the epoch's ``loss`` and metrics
     those of the whole global epoch; the loop then loads each metric's part back with
-    :meth:`~scratchnet_core.Metric.load_state`. The first implementation returning an array
+    `load_state`. The first implementation returning an array
     decides; ``None`` keeps the local totals. Only asked when some plugin implements it (and
     then every metric must implement ``state``/``load_state``).
     """

@@ -1,4 +1,4 @@
-"""The training loop behind :meth:`Model.fit`, :meth:`Model.evaluate` and :meth:`Model.predict`.
+"""The training loop behind `Model.fit`, `Model.evaluate` and `Model.predict`.
 
 One step of ``fit``:
 
@@ -153,9 +153,9 @@ def fit(
     initial_epoch: int = 0,
     steps_per_epoch: int | None = None,
     validation_steps: int | None = None,
-    prefetch: bool = False,
+    prefetch: bool | None = None,
 ) -> History:
-    """:meth:`Model.fit`'s implementation (see there for the arguments).
+    """`Model.fit`'s implementation (see there for the arguments).
 
     >>> import numpy as np, scratchnet_core as sn
     >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse", metrics=["r2"])
@@ -272,7 +272,7 @@ def _steps(
     model: Model,
     hook: Any,
     seams: _Seams,
-    prefetch: bool,
+    prefetch: bool | None,
 ) -> Iterator[tuple[int, Indices, Indices, tuple[Array, Array]]]:
     """``(batch, indices, rows, (x, y))`` for each step of one epoch."""
     plan = feed.epoch(batch_size, order)
@@ -284,7 +284,7 @@ def _steps(
         return indices if rows is None else np.asarray(rows, dtype=np.intp)
 
     limited = itertools.islice(plan, steps)
-    if prefetch and feed.prefetchable:
+    if feed.prefetchable and (feed.prefetch_default if prefetch is None else prefetch):
         yield from prefetched(limited, choose)
         return
     for batch, indices, read in limited:
@@ -301,7 +301,7 @@ def _run_epoch(
     epoch: int,
     hook: Any,
     seams: _Seams,
-    prefetch: bool,
+    prefetch: bool | None,
 ) -> dict[str, float]:
     metrics = model.metrics
     for metric in metrics:
@@ -459,7 +459,7 @@ def evaluate(
     batch_size: int | None = None,
     steps: int | None = None,
 ) -> dict[str, float]:
-    """:meth:`Model.evaluate`'s implementation.
+    """`Model.evaluate`'s implementation.
 
     >>> import numpy as np, scratchnet_core as sn
     >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse")
@@ -477,7 +477,7 @@ def evaluate(
 
 
 def predict(model: Model, X: Any, batch_size: int | None = None, steps: int | None = None) -> Array:
-    """:meth:`Model.predict`'s implementation.
+    """`Model.predict`'s implementation.
 
     >>> import numpy as np, scratchnet_core as sn
     >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse")

@@ -2,8 +2,8 @@
 
 The seed's constructor stays (``Model(layers, cost_function, optimizer, batch_size, X, Y,
 epochs).train()``); ``fit`` / ``predict`` / ``evaluate`` work as in Keras and live in
-:mod:`scratchnet_core.loop`, data feeding in :mod:`scratchnet_core.feeding`, and
-:class:`History` in :mod:`scratchnet_core.history` (re-exported here).
+`scratchnet_core.loop`, data feeding in `scratchnet_core.feeding`, and
+`History` in `scratchnet_core.history` (re-exported here).
 """
 
 from __future__ import annotations
@@ -39,20 +39,20 @@ class Model:
     layers:
         The layers, in order; ``model.layers`` keeps them.
     cost_function:
-        A registry name (``"binary_cross_entropy"``) or a :class:`CostFunction` instance.
+        A registry name (``"binary_cross_entropy"``) or a `CostFunction` instance.
     optimizer:
-        A registry name (``"sgd"``, default learning rate) or an :class:`Optimizer`.
+        A registry name (``"sgd"``, default learning rate) or an `Optimizer`.
     batch_size, X, Y, epochs:
-        The seed's training settings, used by :meth:`train`; ``fit`` takes its own.
+        The seed's training settings, used by `train`; ``fit`` takes its own.
     dtype:
         ``"float32"`` (the default when the layers say nothing else) or ``"float64"``; every
         layer is converted, and data is cast once when it arrives (streamed data per batch).
     metrics:
         What ``fit`` and ``evaluate`` report besides the loss: registry names (``"f1"``),
         specs (``{"name": "top_k_accuracy", "config": {"k": 3}}``) or
-        :class:`~scratchnet_core.Metric` instances. Default: ``["accuracy"]`` for
+        `Metric` instances. Default: ``["accuracy"]`` for
         classification costs, none for regression. A metric that does not fit the cost (F1
-        on a regression output) is a :class:`ConfigurationError` here.
+        on a regression output) is a `ConfigurationError` here.
 
     Examples
     --------
@@ -142,7 +142,7 @@ class Model:
         }
 
     def gradients(self) -> dict[str, Array]:
-        """The gradients of the last backward pass, keyed like :meth:`parameters`."""
+        """The gradients of the last backward pass, keyed like `parameters`."""
         return {
             f"{i}.{name}": value
             for i, layer in enumerate(self.layers)
@@ -154,16 +154,16 @@ class Model:
         return sum(layer.num_parameters() for layer in self.layers)
 
     def get_weights(self) -> dict[str, Array]:
-        """A copy of every parameter, keyed like :meth:`parameters`."""
+        """A copy of every parameter, keyed like `parameters`."""
         return {name: value.copy() for name, value in self.parameters().items()}
 
     def set_weights(self, weights: Mapping[str, ArrayLike] | Sequence[ArrayLike]) -> None:
-        """Copy ``weights`` into the live parameters: a dict as from :meth:`get_weights`, or
-        a list of arrays in :meth:`parameters` order (Keras' ``set_weights``).
+        """Copy ``weights`` into the live parameters: a dict as from `get_weights`, or
+        a list of arrays in `parameters` order (Keras' ``set_weights``).
 
         Nothing is changed unless every array fits: a wrong count or key is a
-        :class:`ConfigurationError`, a wrong shape a :class:`ShapeError`, NaN or inf a
-        :class:`DataError`.
+        `ConfigurationError`, a wrong shape a `ShapeError`, NaN or inf a
+        `DataError`.
 
         >>> import numpy as np, scratchnet_core as sn
         >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse")
@@ -219,14 +219,14 @@ class Model:
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model (architecture, weights, optimizer state) to one ``.npz`` file,
-        atomically: see :mod:`scratchnet_core.serialization`."""
+        atomically: see `scratchnet_core.serialization`."""
         from .serialization import save_model
 
         save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Model:
-        """Read a model written by :meth:`save`; never runs code from the file."""
+        """Read a model written by `save`; never runs code from the file."""
         from .serialization import load_model
 
         return load_model(path)
@@ -277,7 +277,7 @@ class Model:
 
     # ------------------------------------------------------------------ passes
     def forward(self, x: Array, training: bool = False) -> Array:
-        """Run ``x`` through every layer; a :class:`ShapeError` names the layer's index."""
+        """Run ``x`` through every layer; a `ShapeError` names the layer's index."""
         i = 0
         try:
             for i, layer in enumerate(self.layers):  # noqa: B007 - i names the failing layer
@@ -300,7 +300,7 @@ class Model:
         """Back-propagate ``dL/d(output)`` (or ``dL/dz`` of the last layer's pre-activation).
 
         Returns ``dL/dx`` for the model input (``None`` while the first layer's
-        ``needs_input_grad`` is cleared, as during :meth:`fit`).
+        ``needs_input_grad`` is cleared, as during `fit`).
         """
         layers = self.layers
         last = len(layers) - 1
@@ -330,7 +330,7 @@ class Model:
 
         ``after_backward(gradients, size, batch)``, when given, runs between the backward
         pass and the optimizer step (the loop passes ``scratchnet_after_backward`` through
-        it). A non-finite loss raises :class:`TrainingDivergedError` before any update, so
+        it). A non-finite loss raises `TrainingDivergedError` before any update, so
         the weights stay at their last finite values.
         """
         # overflow while diverging is reported once, as TrainingDivergedError, not as warnings
@@ -373,9 +373,9 @@ class Model:
         *,
         steps_per_epoch: int | None = None,
         validation_steps: int | None = None,
-        prefetch: bool = False,
+        prefetch: bool | None = None,
     ) -> History:
-        """Train for ``epochs`` passes over ``(X, Y)`` in mini-batches; returns a :class:`History`.
+        """Train for ``epochs`` passes over ``(X, Y)`` in mini-batches; returns a `History`.
 
         Parameters
         ----------
@@ -383,7 +383,7 @@ class Model:
             The inputs: an array (a memory-mapped one, ``np.load(path, mmap_mode="r")``, is
             read batch by batch, never whole); or a dataset, any object with ``__len__`` and
             ``__getitem__(indices) -> (x_batch, y_batch)``; or an iterable of
-            ``(x_batch, y_batch)`` (see :mod:`scratchnet_core.feeding`).
+            ``(x_batch, y_batch)`` (see `scratchnet_core.feeding`).
         Y : array, shape (N, *output_shape) or (N,)
             The targets with an array ``X`` (left out otherwise); ``(N,)`` for a one-output
             model, or class indices for a cost that accepts them (categorical cross-entropy).
@@ -402,20 +402,22 @@ class Model:
             Instead, hold out this last fraction of ``X``, ``Y`` (taken before shuffling, as
             Keras does).
         callbacks : list of hook implementations, optional
-            Active for this call only (see :mod:`scratchnet_core.hookspecs`).
+            Active for this call only (see `scratchnet_core.hookspecs`).
         verbose : {0, 1, 2}
             0 silent, 1 a progress bar, 2 one log line per batch.
         seed : int, optional
             The shuffling seed; default: drawn from scratchnet's generator
-            (:func:`scratchnet_core.seed`).
+            (`scratchnet_core.seed`).
         initial_epoch : int
             The epoch to start from.
         steps_per_epoch, validation_steps : int, optional
             Batches per epoch (required for an iterable without ``len()``; with arrays or a
             dataset, a limit).
-        prefetch : bool
+        prefetch : bool, optional
             Read the next batch in a background thread while this one trains (memory-mapped
-            arrays and datasets; see ``benchmarks/bench_mmap.py`` for when it pays).
+            arrays and datasets). Default: on for memory-mapped arrays, where it hides the
+            page-table work of gathering rows from a mapped file (``benchmarks/bench_mmap.py``),
+            off otherwise.
 
         Returns
         -------
@@ -456,7 +458,7 @@ class Model:
     # ------------------------------------------------------------------ inference
     def predict(self, X: Any, batch_size: int | None = None, *, steps: int | None = None) -> Array:
         """Outputs for ``X`` (an array ``(N, *input_shape)``, a dataset or an iterable of
-        batches, as :meth:`fit` takes), in batches, with layers in inference mode.
+        batches, as `fit` takes), in batches, with layers in inference mode.
 
         >>> import numpy as np, scratchnet_core as sn
         >>> model = sn.Model([sn.get_layers()["linear"](2, 3)], "mse")

@@ -63,7 +63,8 @@ verbose = 0
     [
         (
             ("out_features = 1", "out_feature = 1"),
-            r"c\.toml:10: model\.layers\[0\]\.out_feature: unknown argument of 'linear'",
+            r"c\.toml:10: model\.layers\[0\]\.out_feature: linear: unknown option "
+            r"'out_feature'; it accepts in_features",
         ),
         (("epochs = 2", 'epochs = "2"'), r"c\.toml:13: fit\.epochs: must be an integer, got str"),
         (
@@ -162,8 +163,8 @@ def test_distributed_table_builds_the_backend_and_only_the_main_process_writes(
     [
         (
             'backend = "test_replica"\nwriters = 2',
-            r"c\.toml:\d+: distributed\.writers: unknown argument of 'test_replica'; "
-            "it takes writer",
+            r"c\.toml:\d+: distributed\.writers: test_replica: unknown option 'writers'; "
+            "it accepts writer",
         ),
         ('backend = "nope"', r"c\.toml:\d+: distributed\.backend: no distributed named 'nope'"),
         ("writer = true", r"c\.toml:\d+: distributed: needs backend"),
@@ -229,3 +230,61 @@ def test_npy_source_stays_memory_mapped_and_metrics_come_from_the_config(
     train = feeds[0]
     assert isinstance(train, feeding.Subset) and len(train) == 90
     assert isinstance(train.dataset.X, np.memmap)  # never loaded whole
+
+
+OUTPUT = """[output]
+model = "m.npz"
+history = "h.csv"
+"""
+
+
+def test_output_dir_is_created_before_training(tmp_path: Path) -> None:
+    config = write(tmp_path, BASE + OUTPUT)
+    target = tmp_path / "new" / "dir"
+    assert main(["train", str(config), "--output-dir", str(target), "--quiet"]) == 0
+    assert sn.Model.load(target / "m.npz").layers
+    assert (target / "h.csv").read_text().startswith("epoch,")
+
+
+def test_output_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    config = write(folder, BASE + OUTPUT.replace('"m.npz"', '"runs/m.npz"'))
+    monkeypatch.chdir(tmp_path)
+    result = run_config(config)
+    assert result.files["model"] == str(folder / "runs" / "m.npz")
+    assert (folder / "runs" / "m.npz").is_file() and (folder / "h.csv").is_file()
+
+
+def test_unwritable_output_fails_before_the_first_epoch(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    config = write(tmp_path, BASE + '[output]\nplot = "blocker/loss.png"\n')
+    trained = []
+    monkeypatch.setattr(sn.Model, "fit", lambda *a, **k: trained.append(1))
+    with pytest.raises(sn.ConfigurationError, match=r"output\.plot: cannot write to .*blocker"):
+        run_config(config)
+    assert not trained
+
+
+def test_demo_plot_location_is_checked_before_training(tmp_path: Path, monkeypatch, capsys) -> None:
+    (tmp_path / "blocker").write_text("")
+    trained = []
+    monkeypatch.setattr(sn.Model, "fit", lambda *a, **k: trained.append(1))
+    assert main(["demo", "xor", "--plot", str(tmp_path / "blocker" / "x.png")]) == 1
+    assert "--plot: cannot write to" in capsys.readouterr().err and not trained
+
+
+def test_a_layer_activation_table_keeps_its_options_and_refuses_unknown_ones(
+    tmp_path: Path,
+) -> None:
+    base = BASE.replace('cost = "binary_cross_entropy"', 'cost = "mse"')
+    flat = 'activation = {name = "leaky_relu", negative_slope = 0.3}'
+    result = run_config(write(tmp_path, base.replace('activation = "sigmoid"', flat)))
+    assert result.model.layers[0].activation.negative_slope == 0.3
+    typo = 'activation = {name = "leaky_relu", slope = 0.3}'
+    with pytest.raises(
+        sn.ConfigurationError,
+        match=r"model\.layers\[0\]: activation 'leaky_relu': unknown option 'slope'; it accepts "
+        "negative_slope",
+    ):
+        run_config(write(tmp_path, base.replace('activation = "sigmoid"', typo)))

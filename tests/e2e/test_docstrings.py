@@ -16,6 +16,7 @@ MODULES = [
     "scratchnet_core.feeding",
     "scratchnet_core.history",
     "scratchnet_core.initializers",
+    "scratchnet_core.interfaces",
     "scratchnet_core.loop",
     "scratchnet_core.registry",
     "scratchnet_core.serialization",

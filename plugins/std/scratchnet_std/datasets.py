@@ -32,7 +32,7 @@ def xor(samples: int = 500, seed: int | None = None) -> tuple[Array, Array]:
     """The seed's XOR problem: ``X: (samples, 2)`` standard normal, ``Y: (samples,)`` in
     {0, 1}, 1 where exactly one coordinate is positive (the quadrants' XOR).
 
-    ``seed`` fixes the draw; default: scratchnet's generator (:func:`scratchnet_core.seed`).
+    ``seed`` fixes the draw; default: scratchnet's generator (`scratchnet_core.seed`).
 
     >>> X, Y = xor(4, seed=0)
     >>> X.shape, Y.tolist() == np.logical_xor(X[:, 0] > 0, X[:, 1] > 0).astype(int).tolist()

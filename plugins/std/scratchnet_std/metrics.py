@@ -1,6 +1,6 @@
 """The standard metrics: accuracy, top-k accuracy, precision, recall, F1, MAE, RMSE, R².
 
-Each keeps additive sufficient statistics in one float64 vector (:meth:`Metric.state`), so
+Each keeps additive sufficient statistics in one float64 vector (`Metric.state`), so
 an epoch's value is exact over the epoch (never a mean of per-batch values) and states from
 several processes merge by summation. Definitions follow scikit-learn: precision, recall and
 F1 are the binary ones (positive class 1) for one sigmoid output and macro averages over the
@@ -76,7 +76,7 @@ class _Stateful(Metric):
         return self.name or type(self).__name__.lower()
 
     def _check_width(self) -> None:
-        """Refuse output widths this metric cannot take (after :meth:`bind`)."""
+        """Refuse output widths this metric cannot take (after `bind`)."""
 
     def _length(self) -> int:
         """Length of the state vector for ``self.width``."""
