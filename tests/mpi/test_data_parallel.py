@@ -154,15 +154,21 @@ def test_only_root_writes_and_a_checkpoint_resumes_on_2_ranks_and_on_1(tmp_path:
     assert_close(tail, {k: np.array(v) for k, v in single.history.items()})
 
 
-@pytest.mark.parametrize("caught", [False, True], ids=["uncaught", "caught-then-exit"])
-def test_an_error_on_one_rank_ends_the_job(tmp_path: Path, caught: bool) -> None:
-    """Plain ``mpiexec -n 2 python script.py``: rank 1 raises in epoch 2 while rank 0 waits
-    in a collective. The job ends in seconds, non-zero, with the message."""
+@pytest.mark.parametrize(
+    "flags",
+    [[], ["--caught"], ["--caught", "--before"]],
+    ids=["uncaught", "caught-then-exit", "before-fit-caught-then-exit"],
+)
+def test_an_error_on_one_rank_ends_the_job(tmp_path: Path, flags: list[str]) -> None:
+    """Plain ``mpiexec -n 2 python script.py``: rank 1 raises in epoch 2 (or before fit)
+    while rank 0 waits in a collective. The job ends in seconds, non-zero, with the message."""
+    caught = "--caught" in flags
     started = time.perf_counter()
-    done = run_worker(2, "crash", tmp_path, *(["--caught"] if caught else []))
+    done = run_worker(2, "crash", tmp_path, *flags)
     elapsed = time.perf_counter() - started
     assert done.returncode != 0
-    assert "boom on rank 1 in epoch 2" in done.stderr
+    where = "before fit" if "--before" in flags else "in epoch 2"
+    assert f"boom on rank 1 {where}" in done.stderr
     if not caught:
         assert "Traceback" in done.stderr
     assert elapsed < 30, f"took {elapsed:.1f} s"

@@ -130,10 +130,13 @@ class _Boom:
             raise RuntimeError("boom on rank 1 in epoch 2")
 
 
-def crash(out: Path, rank: int, dp: Any, caught: bool = False) -> None:
-    """Rank 1 raises at the start of epoch 2 while rank 0 waits in the step's Allreduce."""
+def crash(out: Path, rank: int, dp: Any, caught: bool = False, before: bool = False) -> None:
+    """Rank 1 raises at the start of epoch 2 while rank 0 waits in the step's Allreduce
+    (or, ``before``, already while reading its data, while rank 0 waits at fit's start)."""
     callbacks = [dp, _Boom()] if rank == 1 else [dp]
     try:
+        if before and rank == 1:
+            raise RuntimeError("boom on rank 1 before fit")
         fit(build("sgd"), callbacks, epochs=50)
     except RuntimeError as exc:
         if not caught:
@@ -169,12 +172,13 @@ def main() -> None:
     parser.add_argument("scenario")
     parser.add_argument("out", type=Path)
     parser.add_argument("--caught", action="store_true")
+    parser.add_argument("--before", action="store_true")
     args = parser.parse_args()
     from scratchnet_mpi import DataParallel, rank
 
     dp = DataParallel()
     if args.scenario == "crash":
-        crash(args.out, rank(), dp, caught=args.caught)
+        crash(args.out, rank(), dp, caught=args.caught, before=args.before)
     else:
         scenarios = {
             "equivalence": equivalence,

@@ -137,16 +137,19 @@ def install_excepthook(comm: MPI.Comm) -> None:
 def abort_on_exit(comm: MPI.Comm, pending: Any) -> None:
     """At interpreter exit, abort ``comm`` if ``pending()`` is true.
 
-    ``DataParallel`` registers this so that a process leaving a ``fit`` by an exception that
-    was caught (``scratchnet train`` turns errors into an exit status) does not leave the
-    others in a collective: ``MPI_Finalize`` would wait for them forever.
+    ``DataParallel`` registers this so that a process leaving a ``fit`` (or failing before
+    it) by an exception that was caught (``scratchnet train`` turns errors into an exit
+    status) does not leave the others in a collective: ``MPI_Finalize`` would wait for them
+    forever.
 
     >>> abort_on_exit(world(), lambda: False)  # registered; nothing happens at exit
     """
 
     def check() -> None:
         if pending() and comm.Get_size() > 1:
-            log.error("scratchnet_mpi: a process left fit() by an error; aborting the job")
+            log.error(
+                "scratchnet_mpi: a process is exiting before its fit() ended; aborting the job"
+            )
             _abort(comm, 1)
 
     atexit.register(check)

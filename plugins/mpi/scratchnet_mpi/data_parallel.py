@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -105,8 +104,11 @@ class DataParallel:
     root : int
         The rank whose initial weights everyone takes and that writes outputs.
     abort_on_error : bool
-        End the whole job (``comm.Abort``) when an exception leaves ``fit`` on one rank, so
-        that the others are not left waiting in a collective (default ``True``).
+        End the whole job (``comm.Abort``) on an uncaught exception, and when a process exits
+        between creating this callback and the end of a ``fit`` (an error left ``fit``, or
+        came before it, and was caught), so that the others are not left waiting in a
+        collective (default ``True``). Errors that every rank raises together (the checks at
+        the start of ``fit``) are ordinary exceptions.
 
     Attributes
     ----------
@@ -145,26 +147,36 @@ class DataParallel:
         self.allreduce_calls = 0
         self.allreduce_seconds = 0.0
         self.allreduce_bytes = 0
-        self._training = False
+        # from here until a fit ends (normally, or by an error every rank raised together),
+        # leaving the process would strand the others: at exit it aborts the job instead.
+        # (A flag of its own: the exit check must not keep this object alive, and must still
+        # see the flag when this object is gone.)
+        self._exit_guard = {"unfinished": True}
         self._buffer: NDArray[Any] | None = None
         self._global_rows: dict[int, int] = {}
         self._layout: list[tuple[str, int, int, tuple[int, ...]]] = []
         self._synchronised: list[Any] = []
         if self.abort_on_error and self.size > 1:
             install_excepthook(self.comm)
-            alive = weakref.ref(self)  # the exit check must not keep this object alive
-            abort_on_exit(self.comm, lambda: getattr(alive(), "_training", False))
+            guard = self._exit_guard
+            abort_on_exit(self.comm, lambda: guard["unfinished"])
+
+    @property
+    def is_main_process(self) -> bool:
+        """Whether this rank is ``root``: the one that writes files (known before ``fit``,
+        so that ``scratchnet train`` checks its output paths on this rank only)."""
+        return self.rank == self.root
 
     # ------------------------------------------------------------------ helpers
     def _collective_error(self, message: str) -> ConfigurationError:
         """An error every rank raises at the same point: no need to abort the job."""
-        self._training = False
+        self._exit_guard["unfinished"] = False
         return ConfigurationError(message)
 
     # ------------------------------------------------------------------ train start
     @hookimpl(tryfirst=True)  # before callbacks that open files or draw a progress bar
     def scratchnet_train_start(self, model: Model, config: dict[str, Any]) -> None:
-        self._training = True
+        self._exit_guard["unfinished"] = True
         model.is_main_process = self.rank == self.root
         comm, root = self.comm, self.root
         descriptions = comm.allgather(_describe(model, config))
@@ -298,6 +310,6 @@ class DataParallel:
     # ------------------------------------------------------------------ end
     @hookimpl
     def scratchnet_train_end(self) -> None:
-        self._training = False
+        self._exit_guard["unfinished"] = False
         for layer in self._synchronised:
             layer.sum_across_processes = None
