@@ -115,7 +115,7 @@ class _BatchNorm(Layer):
     ``running_var`` (unbiased) with ``momentum``; inference uses the running statistics.
 
     Synchronised batch norm: in data-parallel training each process holds a shard of the
-    batch, and a data-parallel plugin sets :attr:`sum_across_processes`. The statistics (and
+    batch, and a data-parallel plugin sets `sum_across_processes`. The statistics (and
     the backward pass's batch means) are then those of the whole global batch, so that the
     processes train the function one process would train on that batch.
     """

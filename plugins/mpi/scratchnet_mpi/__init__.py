@@ -4,7 +4,7 @@
 >>> scratchnet_mpi.rank(), scratchnet_mpi.size(), scratchnet_mpi.is_root()
 (0, 1, True)
 
-See :class:`DataParallel` and the guide's page on distributed training. Importing this
+See `DataParallel` and the guide's page on distributed training. Importing this
 package does not initialise MPI; the first call that needs a communicator does.
 """
 

@@ -1,7 +1,7 @@
 """The MPI side: a lazily imported ``mpi4py``, rank helpers and job-wide abort on errors.
 
 ``mpi4py.MPI`` initialises MPI when it is imported, so nothing here imports it until a
-function needs a communicator: importing :mod:`scratchnet_mpi` (as ``scratchnet plugins``
+function needs a communicator: importing `scratchnet_mpi` (as ``scratchnet plugins``
 does) stays cheap and starts no MPI.
 """
 
@@ -113,7 +113,7 @@ def install_excepthook(comm: MPI.Comm) -> None:
 
     Python shows the traceback as usual, then ``comm.Abort(1)`` stops every process, so
     the other ranks never wait forever in a collective. Installed once per communicator by
-    :class:`~scratchnet_mpi.DataParallel` when ``comm`` has more than one process.
+    `DataParallel` when ``comm`` has more than one process.
 
     >>> install_excepthook(world())  # a 1-process run: harmless, and idempotent
     """

@@ -90,7 +90,7 @@ class DataParallel:
     Run the same script under ``mpiexec -n 4 python train.py`` (or ``scratchnet train`` with
     ``[distributed] backend = "mpi"``). At the start of ``fit`` the ranks check that they
     agree on the architecture, parameter shapes, dtype, batch size and data length (a
-    mismatch raises :class:`~scratchnet_core.ConfigurationError` on every rank), then take
+    mismatch raises `ConfigurationError` on every rank), then take
     the parameters, buffers and optimizer state of ``root``. Each step, every rank trains on
     its shard of the same global batch and the gradients are averaged over the global batch
     with one ``Allreduce``; epoch logs are summed across ranks, so every rank logs (and
