@@ -97,8 +97,9 @@ def build_metrics(specs: Iterable[Any] | None, cost: CostFunction) -> list[Metri
     scratchnet_core.errors.ConfigurationError: metrics: f1 needs a binary or categorical output, ...
     """
     task = infer_task(cost)
-    if specs is None:
-        specs = ["accuracy"] if task != "regression" else []
+    if specs is None:  # accuracy, when a plugin (scratchnet-std) provides it
+        accurate = task != "regression" and "accuracy" in get_registry("metrics")
+        specs = ["accuracy"] if accurate else []
     elif isinstance(specs, (str, Metric)) or not isinstance(specs, Iterable):
         raise ConfigurationError(
             f"metrics must be a list of names, specs or Metric instances, got {specs!r}"
@@ -175,6 +176,8 @@ def fit(
     if validation_steps is not None:
         validation_steps = positive_int("fit", "validation_steps", validation_steps)
     batch_size = _batch_size(model, batch_size)
+    if prefetch is not None and not isinstance(prefetch, bool):
+        raise ConfigurationError(f"fit: prefetch must be True, False or None, got {prefetch!r}")
     if verbose not in (0, 1, 2):
         raise ConfigurationError(f"verbose must be 0, 1 or 2, got {verbose!r}")
 

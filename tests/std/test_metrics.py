@@ -244,3 +244,20 @@ def test_progress_bar_shows_the_metrics(capsys: pytest.CaptureFixture[str]) -> N
     model = sn.Model([linear(4, 3, "softmax")], "cross_entropy", metrics=["f1"])
     model.fit(X, Y, epochs=1, verbose=1)
     assert "f1=" in capsys.readouterr().err
+
+
+def test_without_an_accuracy_plugin_the_default_is_the_loss_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from scratchnet_core import registry
+
+    monkeypatch.setenv("SCRATCHNET_DISABLE_PLUGINS", "metrics:accuracy, metrics:acc")
+    registry.refresh()
+    try:
+        model = sn.Model([linear(2, 1, "sigmoid")], "bce")
+        assert model.metrics == []
+        history = model.fit(np.zeros((4, 2)), np.zeros(4), epochs=1, verbose=0)
+        assert list(history.history) == ["loss"]
+    finally:
+        monkeypatch.delenv("SCRATCHNET_DISABLE_PLUGINS")
+        registry.refresh()
