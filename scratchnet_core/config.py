@@ -31,6 +31,9 @@ A config names every component by its registry name; constructor arguments sit b
     history = "xor.csv"
     plot = "xor.png"        # written when matplotlib is installed
 
+    [distributed]           # optional: train on several processes, under the backend's launcher
+    backend = "<name>"      # a name in the "distributed" registry; other keys are its options
+
 A wrong key or a wrong type is a `ConfigurationError` naming the file, the line and the
 key. Paths are relative to the config file: dataset options named ``path`` or ending in
 ``_path``, and the ``[output]`` paths, which ``output_dir`` (``--output-dir``) re-roots
@@ -79,6 +82,7 @@ _SCHEMA: dict[tuple[str, ...], dict[str, tuple[type | tuple[type, ...], str]]] =
         "model": (dict, "a table"),
         "fit": (dict, "a table"),
         "output": (dict, "a table"),
+        "distributed": (dict, "a table"),
     },
     ("data",): {
         "source": (str, "a dataset name"),
@@ -232,7 +236,9 @@ def load_config(path: str | Path) -> _Config:
     return config
 
 
-def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) -> Any:
+def _component(
+    config: _Config, kind: str, spec: Any, where: tuple[str, ...], key: str = "type"
+) -> Any:
     if isinstance(spec, str):
         name, kwargs = spec, {}
     else:
@@ -243,7 +249,7 @@ def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) ->
         cls = get_registry(kind)[name]
     except ScratchnetError as exc:
         raise config.error(
-            (*where, "type") if not isinstance(spec, str) else where, str(exc)
+            (*where, key) if not isinstance(spec, str) else where, str(exc)
         ) from None
     for key in kwargs:
         try:
@@ -254,6 +260,25 @@ def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) ->
         return cls(**kwargs)
     except (ScratchnetError, TypeError, ValueError) as exc:
         raise config.error(where, str(exc)) from None
+
+
+def _distributed_callback(
+    config: _Config, table: Mapping[str, Any], backend: str | None
+) -> object | None:
+    """The training callback of the ``[distributed]`` table (or of ``backend`` alone)."""
+    where = ("distributed",)
+    options = {k: v for k, v in table.items() if k != "backend"}
+    name = backend if backend is not None else table.get("backend")
+    if name is None:
+        if not table:
+            return None
+        raise config.error(where, 'needs backend = "<distributed registry name>"')
+    if not isinstance(name, str):
+        raise config.error((*where, "backend"), f"must be a string, got {name!r}")
+    callback: object = _component(
+        config, "distributed", {"type": name, **options}, where, "backend"
+    )
+    return callback
 
 
 def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[Any, Any]:
@@ -333,9 +358,18 @@ def _split(X: Any, Y: Any, fraction: float, seed: int) -> tuple[Any, Any, Any, A
 
 
 def run_config(
-    path: str | Path, output_dir: str | Path | None = None, verbose: int | None = None
+    path: str | Path,
+    output_dir: str | Path | None = None,
+    verbose: int | None = None,
+    distributed: str | None = None,
 ) -> RunResult:
     """Build, train and save as ``path`` says; returns what was made.
+
+    ``distributed`` names a backend of the ``"distributed"`` registry (overriding the
+    config's ``[distributed] backend``): its training callback is passed to ``fit``. In a
+    distributed run only one process checks and writes the outputs: the one whose callback
+    has a true ``is_main_process`` attribute (a callback without one counts as true), and
+    whose ``model.is_main_process`` is still true after training.
 
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
@@ -354,6 +388,7 @@ def run_config(
     """
     config = load_config(path)
     doc = config.doc
+    parallel = _distributed_callback(config, doc.get("distributed", {}), distributed)
     seed = doc.get("seed", 0)
     seed_rng(seed)
     X, Y = _load_data(config, doc["data"], seed)
@@ -391,6 +426,8 @@ def run_config(
         raise config.error(("model",), str(exc)) from None
 
     out = doc.get("output", {})
+    if not getattr(parallel, "is_main_process", True):
+        out = {}  # another process of this distributed run writes the outputs
     base = Path(output_dir) if output_dir is not None else config.path.parent
     targets = {  # every output location is checked (folders created) before training
         key: output_path(f"output.{key}", base / value) for key, value in out.items()
@@ -399,11 +436,14 @@ def run_config(
     fit = dict(doc.get("fit", {}))
     if verbose is not None:
         fit["verbose"] = verbose
-    history = model.fit(X, Y, seed=seed, **fit)
+    callbacks = [parallel] if parallel is not None else []
+    history = model.fit(X, Y, seed=seed, callbacks=callbacks, **fit)
     test_metrics = model.evaluate(X_test, Y_test) if X_test is not None else None
 
     files: dict[str, str] = {}
     notes: list[str] = []
+    if not model.is_main_process:  # the callback cleared it while training
+        targets = {}
     if "model" in targets:
         files["model"] = str(targets["model"])
         model.save(files["model"])

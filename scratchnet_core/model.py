@@ -482,6 +482,13 @@ class Model:
 
     _fused_now = False
 
+    is_main_process: bool = True
+    """Whether this process writes files, logs and the progress bar for this model.
+
+    Always true in one process. A data-parallel plugin clears it on every process but one
+    when training starts; callbacks that write (checkpoints, CSV logs, the progress bar)
+    and ``scratchnet train``'s outputs check it."""
+
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return (

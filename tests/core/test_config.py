@@ -121,6 +121,62 @@ def test_npz_data_source(tmp_path: Path) -> None:
         run_config(write(tmp_path, text), output_dir=tmp_path)
 
 
+class _Replica:
+    """A stand-in distributed backend: a callback that makes this process a non-writer."""
+
+    def __init__(self, writer: bool = False) -> None:
+        self.writer = writer
+        self.started = 0
+
+    @sn.hookimpl
+    def scratchnet_train_start(self, model: sn.Model) -> None:
+        self.started += 1
+        model.is_main_process = self.writer
+
+
+@pytest.fixture
+def replica_backend():
+    sn.register("distributed", "test_replica", override=True)(_Replica)
+    yield
+    sn.get_registry("distributed")._runtime.pop("test_replica", None)
+
+
+def test_distributed_table_builds_the_backend_and_only_the_main_process_writes(
+    tmp_path: Path, capsys, replica_backend
+) -> None:
+    outputs = '[output]\nmodel = "m.npz"\nhistory = "h.csv"\n'
+    path = write(tmp_path, BASE + outputs + '[distributed]\nbackend = "test_replica"\n')
+    result = run_config(path, output_dir=tmp_path)
+    assert (
+        result.files == {} and not list(tmp_path.glob("*.npz")) and not result.model.is_main_process
+    )
+    path.write_text(BASE + outputs + "[distributed]\nwriter = true\n")
+    assert (
+        main(["train", str(path), "--output-dir", str(tmp_path), "--distributed", "test_replica"])
+        == 0
+    )
+    assert (tmp_path / "m.npz").exists() and "wrote model" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        (
+            'backend = "test_replica"\nwriters = 2',
+            r"c\.toml:\d+: distributed\.writers: test_replica: unknown option 'writers'; "
+            "it accepts writer",
+        ),
+        ('backend = "nope"', r"c\.toml:\d+: distributed\.backend: no distributed named 'nope'"),
+        ("writer = true", r"c\.toml:\d+: distributed: needs backend"),
+        ("backend = 3", r"distributed\.backend: must be a string"),
+    ],
+)
+def test_distributed_table_errors(tmp_path: Path, table: str, match: str, replica_backend) -> None:
+    path = write(tmp_path, BASE + "[distributed]\n" + table + "\n")
+    with pytest.raises(sn.ConfigurationError, match=match):
+        run_config(path, output_dir=tmp_path)
+
+
 def test_a_runtime_registered_dataset_works_in_a_config(tmp_path: Path) -> None:
     import numpy as np
 

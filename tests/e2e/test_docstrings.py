@@ -42,6 +42,9 @@ MODULES = [
     "scratchnet_extras.layers",
     "scratchnet_extras.optimizers",
     "scratchnet_numba.backend",
+    "scratchnet_mpi",
+    "scratchnet_mpi.comm",
+    "scratchnet_mpi.data_parallel",
 ]
 
 WITHOUT_EXAMPLE_OK: set[str] = set()

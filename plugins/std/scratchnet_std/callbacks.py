@@ -5,7 +5,9 @@
 ...              LearningRateScheduler(CosineAnnealingLR(T_max=20))]
 
 Each is an ordinary object whose methods carry ``@scratchnet_core.hookimpl``; a third party
-writes its own the same way.
+writes its own the same way. Callbacks that write files (``ModelCheckpoint``, ``CSVLogger``)
+write nothing in a process whose ``model.is_main_process`` is false: in data-parallel
+training every process runs them with the same logs, and one process writes.
 """
 
 from __future__ import annotations
@@ -186,8 +188,9 @@ class ModelCheckpoint:
         self.saved: list[str] = []
 
     @hookimpl
-    def scratchnet_train_start(self, config: dict[str, Any]) -> None:
-        if "{" not in str(Path(self.path).parent):  # its folder is known: check it now
+    def scratchnet_train_start(self, model: Model, config: dict[str, Any]) -> None:
+        known = "{" not in str(Path(self.path).parent)
+        if known and model.is_main_process:  # its folder is known: check it now
             output_path("ModelCheckpoint: path", self.path)
         self._tracker = _Monitor(
             "ModelCheckpoint", self.monitor, self.mode, 0.0, config["higher_is_better"]
@@ -198,6 +201,8 @@ class ModelCheckpoint:
     @hookimpl
     def scratchnet_epoch_end(self, model: Model, epoch: int, logs: dict[str, float]) -> None:
         if self.save_best_only and not self._tracker.improved(logs):
+            return
+        if not model.is_main_process:  # data-parallel: one process writes
             return
         if not all(np.isfinite(p).all() for p in model.parameters().values()):
             log.warning("ModelCheckpoint: epoch %d has non-finite weights; not saved", epoch + 1)
@@ -384,7 +389,10 @@ class CSVLogger:
         self._keys: list[str] | None = None
 
     @hookimpl
-    def scratchnet_train_start(self) -> None:
+    def scratchnet_train_start(self, model: Model) -> None:
+        if not model.is_main_process:  # data-parallel: one process writes
+            self._file = None
+            return
         output_path("CSVLogger: path", self.path)
         new = not (self.append and self.path.exists() and self.path.stat().st_size > 0)
         self._file = self.path.open("a" if self.append else "w", newline="")
@@ -393,7 +401,8 @@ class CSVLogger:
 
     @hookimpl
     def scratchnet_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        assert self._file is not None
+        if self._file is None:
+            return
         if self._keys is None:
             self._keys = list(logs)
             self._writer = csv.writer(self._file)
