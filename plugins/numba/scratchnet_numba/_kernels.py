@@ -55,11 +55,15 @@ def _span(k: int, s: int, p: int, d: int, size: int, out: int) -> tuple[int, int
 
 @njit(cache=True, nogil=True)
 def _im2col(xn: Any, cols: Any, g: Any) -> None:
-    """``cols[(c, a, b, e), (i, r, j)] = xn[c, i sd + a dd - pd, r sh + b dh - ph, ...]``."""
+    """``cols[(c, a, b, e), (i, r, j)] = xn[c, i sd + a dd - pd, r sh + b dh - ph, ...]``.
+
+    Plain index loops, no slices: a slice is an array view whose reference count numba
+    updates atomically, which cost more than the copy itself on short rows."""
     kd, kh, kw, sd, sh, sw = g[0], g[1], g[2], g[3], g[4], g[5]
     pd, ph, pw, dd, dh, dw = g[6], g[7], g[8], g[9], g[10], g[11]
     od, oh, ow = g[12], g[13], g[14]
-    n_c, size_d, size_h, size_w = xn.shape
+    n_c = xn.shape[0]
+    size_d, size_h, size_w = xn.shape[1], xn.shape[2], xn.shape[3]
     row = 0
     for c in range(n_c):
         for a in range(kd):
@@ -69,21 +73,28 @@ def _im2col(xn: Any, cols: Any, g: Any) -> None:
                 for e in range(kw):
                     j0, j1 = _span(e, sw, pw, dw, size_w, ow)
                     off = e * dw - pw
-                    dst = cols[row]
                     for i in range(od):
+                        zi = i * sd + a * dd - pd
                         for r in range(oh):
                             base = (i * oh + r) * ow
                             if i < i0 or i >= i1 or r < r0 or r >= r1:
-                                dst[base : base + ow] = 0.0
+                                for j in range(ow):
+                                    cols[row, base + j] = 0.0
                                 continue
-                            src = xn[c, i * sd + a * dd - pd, r * sh + b * dh - ph]
-                            dst[base : base + j0] = 0.0
-                            dst[base + j1 : base + ow] = 0.0
+                            zr = r * sh + b * dh - ph
+                            for j in range(j0):
+                                cols[row, base + j] = 0.0
+                            for j in range(j1, ow):
+                                cols[row, base + j] = 0.0
                             if sw == 1:
-                                dst[base + j0 : base + j1] = src[j0 + off : j1 + off]
+                                for j in range(j0, j1):
+                                    cols[row, base + j] = xn[c, zi, zr, j + off]
+                            elif sw == 2:
+                                for j in range(j0, j1):
+                                    cols[row, base + j] = xn[c, zi, zr, 2 * j + off]
                             else:
                                 for j in range(j0, j1):
-                                    dst[base + j] = src[j * sw + off]
+                                    cols[row, base + j] = xn[c, zi, zr, j * sw + off]
                     row += 1
 
 
@@ -93,7 +104,8 @@ def _col2im(dcols: Any, gxn: Any, g: Any) -> None:
     kd, kh, kw, sd, sh, sw = g[0], g[1], g[2], g[3], g[4], g[5]
     pd, ph, pw, dd, dh, dw = g[6], g[7], g[8], g[9], g[10], g[11]
     od, oh, ow = g[12], g[13], g[14]
-    n_c, size_d, size_h, size_w = gxn.shape
+    n_c = gxn.shape[0]
+    size_d, size_h, size_w = gxn.shape[1], gxn.shape[2], gxn.shape[3]
     gxn[...] = 0.0
     row = 0
     for c in range(n_c):
@@ -104,16 +116,20 @@ def _col2im(dcols: Any, gxn: Any, g: Any) -> None:
                 for e in range(kw):
                     j0, j1 = _span(e, sw, pw, dw, size_w, ow)
                     off = e * dw - pw
-                    src = dcols[row]
                     for i in range(i0, i1):
+                        zi = i * sd + a * dd - pd
                         for r in range(r0, r1):
                             base = (i * oh + r) * ow
-                            dst = gxn[c, i * sd + a * dd - pd, r * sh + b * dh - ph]
+                            zr = r * sh + b * dh - ph
                             if sw == 1:
-                                dst[j0 + off : j1 + off] += src[base + j0 : base + j1]
+                                for j in range(j0, j1):
+                                    gxn[c, zi, zr, j + off] += dcols[row, base + j]
+                            elif sw == 2:
+                                for j in range(j0, j1):
+                                    gxn[c, zi, zr, 2 * j + off] += dcols[row, base + j]
                             else:
                                 for j in range(j0, j1):
-                                    dst[j * sw + off] += src[base + j]
+                                    gxn[c, zi, zr, j * sw + off] += dcols[row, base + j]
                     row += 1
 
 
@@ -161,6 +177,18 @@ def conv_backward(x: Any, w2: Any, gy: Any, gx: Any, gw_parts: Any, g: Any, part
 # ------------------------------------------------------------------------------ Winograd
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _at4(a0: Any, a1: Any, a2: Any, a3: Any) -> Any:
+    """``A^T a`` for a 4-vector: the two outputs of one row or column."""
+    return a0 + a1 + a2, a1 - a2 - a3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _a2(g0: Any, g1: Any) -> Any:
+    """``A g`` for a 2-vector of output gradients."""
+    return g0, g0 + g1, g0 - g1, -g1
+
+
 @njit(cache=True, nogil=True)
 def _wino_input(x: Any, v: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:
     """``v[e, c, (n - lo) T + t] = (B^T d B)[e]`` for each 4x4 input tile ``d``.
@@ -203,36 +231,68 @@ def _wino_input(x: Any, v: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> 
                         v3[base + tx] = a1 - a3
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _out_tile(m: Any, o: int, col: int) -> Any:
+    """``A^T M A`` of tile ``col`` of output channel ``o``: the four outputs, row-major."""
+    p0, q0 = _at4(m[0, o, col], m[4, o, col], m[8, o, col], m[12, o, col])
+    p1, q1 = _at4(m[1, o, col], m[5, o, col], m[9, o, col], m[13, o, col])
+    p2, q2 = _at4(m[2, o, col], m[6, o, col], m[10, o, col], m[14, o, col])
+    p3, q3 = _at4(m[3, o, col], m[7, o, col], m[11, o, col], m[15, o, col])
+    y00, y01 = _at4(p0, p1, p2, p3)
+    y10, y11 = _at4(q0, q1, q2, q3)
+    return y00, y01, y10, y11
+
+
 @njit(cache=True, nogil=True)
 def _wino_output(m: Any, y: Any, lo: int, hi: int, tw: int) -> None:
-    """``y[n, o, tile] = A^T m A`` (the 2x2 outputs that exist) from ``m: (16, O, cols)``."""
+    """``y[n, o, tile] = A^T m A`` (the 2x2 outputs that exist) from ``m: (16, O, cols)``.
+
+    Scalar locals only (no scratch array), and the partial tiles of an odd-sized output
+    handled apart from the loop over full tiles, which has no bounds tests."""
     n_o, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
     n_t = m.shape[2] // (hi - lo)
     th = n_t // tw
-    q = np.empty(8, m.dtype)
+    full_w = out_w // 2
     for n in range(lo, hi):
         col0 = (n - lo) * n_t
         for o in range(n_o):
-            yo = y[n, o]
             for ty in range(th):
-                for tx in range(tw):
-                    col = col0 + ty * tw + tx
-                    for s in range(4):  # A^T along rows
-                        a0, a1, a2, a3 = (
-                            m[s, o, col],
-                            m[4 + s, o, col],
-                            m[8 + s, o, col],
-                            m[12 + s, o, col],
-                        )
-                        q[s] = a0 + a1 + a2
-                        q[4 + s] = a1 - a2 - a3
-                    for r in range(2):  # A along columns
-                        yy = 2 * ty + r
-                        if yy < out_h:
-                            a0, a1, a2, a3 = q[4 * r], q[4 * r + 1], q[4 * r + 2], q[4 * r + 3]
-                            yo[yy, 2 * tx] = a0 + a1 + a2
-                            if 2 * tx + 1 < out_w:
-                                yo[yy, 2 * tx + 1] = a1 - a2 - a3
+                yy = 2 * ty
+                base = col0 + ty * tw
+                if yy + 1 < out_h:
+                    for tx in range(full_w):
+                        y00, y01, y10, y11 = _out_tile(m, o, base + tx)
+                        y[n, o, yy, 2 * tx] = y00
+                        y[n, o, yy, 2 * tx + 1] = y01
+                        y[n, o, yy + 1, 2 * tx] = y10
+                        y[n, o, yy + 1, 2 * tx + 1] = y11
+                    if full_w < tw:
+                        y00, y01, y10, y11 = _out_tile(m, o, base + full_w)
+                        y[n, o, yy, 2 * full_w] = y00
+                        y[n, o, yy + 1, 2 * full_w] = y10
+                else:
+                    for tx in range(full_w):
+                        y00, y01, y10, y11 = _out_tile(m, o, base + tx)
+                        y[n, o, yy, 2 * tx] = y00
+                        y[n, o, yy, 2 * tx + 1] = y01
+                    if full_w < tw:
+                        y00, y01, y10, y11 = _out_tile(m, o, base + full_w)
+                        y[n, o, yy, 2 * full_w] = y00
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _grad_out_tile(mg: Any, o: int, col: int, g00: Any, g01: Any, g10: Any, g11: Any) -> None:
+    """``mg[:, o, col] = A dY A^T`` for the 2x2 output-gradient tile ``dY``."""
+    r0, r1, r2, r3 = _a2(g00, g10)  # A along rows, first column
+    s0, s1, s2, s3 = _a2(g01, g11)  # second column
+    a0, a1, a2, a3 = _a2(r0, s0)
+    mg[0, o, col], mg[1, o, col], mg[2, o, col], mg[3, o, col] = a0, a1, a2, a3
+    a0, a1, a2, a3 = _a2(r1, s1)
+    mg[4, o, col], mg[5, o, col], mg[6, o, col], mg[7, o, col] = a0, a1, a2, a3
+    a0, a1, a2, a3 = _a2(r2, s2)
+    mg[8, o, col], mg[9, o, col], mg[10, o, col], mg[11, o, col] = a0, a1, a2, a3
+    a0, a1, a2, a3 = _a2(r3, s3)
+    mg[12, o, col], mg[13, o, col], mg[14, o, col], mg[15, o, col] = a0, a1, a2, a3
 
 
 @njit(cache=True, nogil=True)
@@ -241,31 +301,52 @@ def _wino_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:
     n_o, out_h, out_w = gy.shape[1], gy.shape[2], gy.shape[3]
     n_t = mg.shape[2] // (hi - lo)
     th = n_t // tw
-    q = np.empty(8, mg.dtype)
+    full_w = out_w // 2
+    zero = 0.0
     for n in range(lo, hi):
         col0 = (n - lo) * n_t
         for o in range(n_o):
-            go = gy[n, o]
             for ty in range(th):
                 y0 = 2 * ty
-                for tx in range(tw):
-                    x0 = 2 * tx
-                    col = col0 + ty * tw + tx
-                    q[0] = go[y0, x0]
-                    q[1] = go[y0, x0 + 1] if x0 + 1 < out_w else 0.0
-                    q[2] = go[y0 + 1, x0] if y0 + 1 < out_h else 0.0
-                    q[3] = go[y0 + 1, x0 + 1] if y0 + 1 < out_h and x0 + 1 < out_w else 0.0
-                    # A along rows, (g0, g0 + g1, g0 - g1, -g1), for each of the two columns
-                    for s in range(2):
-                        a0, a1 = q[s], q[2 + s]
-                        q[4 + s], q[6 + s] = a0 + a1, a0 - a1
-                    rows = ((q[0], q[1]), (q[4], q[5]), (q[6], q[7]), (-q[2], -q[3]))
-                    for r in range(4):  # and along columns
-                        a, b = rows[r]
-                        mg[4 * r, o, col] = a
-                        mg[4 * r + 1, o, col] = a + b
-                        mg[4 * r + 2, o, col] = a - b
-                        mg[4 * r + 3, o, col] = -b
+                base = col0 + ty * tw
+                if y0 + 1 < out_h:
+                    for tx in range(full_w):
+                        x0 = 2 * tx
+                        _grad_out_tile(
+                            mg,
+                            o,
+                            base + tx,
+                            gy[n, o, y0, x0],
+                            gy[n, o, y0, x0 + 1],
+                            gy[n, o, y0 + 1, x0],
+                            gy[n, o, y0 + 1, x0 + 1],
+                        )
+                    if full_w < tw:
+                        x0 = 2 * full_w
+                        _grad_out_tile(
+                            mg,
+                            o,
+                            base + full_w,
+                            gy[n, o, y0, x0],
+                            zero,
+                            gy[n, o, y0 + 1, x0],
+                            zero,
+                        )
+                else:
+                    for tx in range(full_w):
+                        x0 = 2 * tx
+                        _grad_out_tile(
+                            mg,
+                            o,
+                            base + tx,
+                            gy[n, o, y0, x0],
+                            gy[n, o, y0, x0 + 1],
+                            zero,
+                            zero,
+                        )
+                    if full_w < tw:
+                        x0 = 2 * full_w
+                        _grad_out_tile(mg, o, base + full_w, gy[n, o, y0, x0], zero, zero, zero)
 
 
 @njit(cache=True, nogil=True)
