@@ -84,6 +84,25 @@ def test_float32_error_is_bounded_against_float64(case) -> None:
         assert np.abs(out - ref).max() <= 5e-6 * np.abs(ref).max()
 
 
+@pytest.mark.parametrize("case", [c for c in CASES if c[1][2:] != (3, 3) or c[2][0] != 1])
+def test_im2col_without_index_table_matches_loop_reference(
+    case, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above `INDEX_MAX_ENTRIES` the kernels loop over the taps instead of the index table."""
+    monkeypatch.setattr(backend, "INDEX_MAX_ENTRIES", 0)
+    x_shape, w_shape, stride, padding, dilation = case
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = numba_backend()
+    y = b.forward(x, w, stride, padding, dilation)
+    np.testing.assert_allclose(y, conv_forward(x, w, stride, padding, dilation), 1e-10, 1e-10)
+    g = rng.standard_normal(y.shape)
+    grad_x, grad_w = b.backward(g, x, w, stride, padding, dilation)
+    ref_x, ref_w = conv_backward(g, x, w, stride, padding, dilation)
+    np.testing.assert_allclose(grad_x, ref_x, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(grad_w, ref_w, rtol=1e-10, atol=1e-10)
+
+
 def test_paths_and_threads_are_what_the_docs_say() -> None:
     def g(x_shape, w_shape, stride=(1, 1)):
         return ConvGeometry(x_shape, w_shape, stride, (1, 1), (1, 1), "test")

@@ -28,6 +28,7 @@ from numba import njit, prange
 from ._blas import gemm
 
 __all__ = [
+    "col_index",
     "conv_backward",
     "conv_backward_range",
     "conv_forward",
@@ -134,44 +135,112 @@ def _col2im(dcols: Any, gxn: Any, g: Any) -> None:
 
 
 @njit(cache=True, nogil=True)
-def conv_forward_range(x: Any, w2: Any, y: Any, g: Any, start: int, stop: int) -> None:
-    """``y[n] (C_out, P) = w2 (C_out, C_in K) @ im2col(x[n])`` for images ``start:stop``."""
+def col_index(shape: Any, g: Any) -> Any:
+    """``idx[(c, a, b, e), (i, r, j)]``: the flat index into one image ``(C, D, H, W)`` that
+    `_im2col` reads there, ``-1`` for padding (int32, one image's ``C D H W < 2^31``).
+
+    Built once per call and shared by every image and thread: with it, im2col is one long
+    gather loop and col2im one long scatter-add loop (4-5x and 3x faster than the loops over
+    kernel taps and output rows, whose short inner rows cost more to set up than to copy)."""
+    kd, kh, kw, sd, sh, sw = g[0], g[1], g[2], g[3], g[4], g[5]
+    pd, ph, pw, dd, dh, dw = g[6], g[7], g[8], g[9], g[10], g[11]
+    od, oh, ow = g[12], g[13], g[14]
+    n_c, size_d, size_h, size_w = shape[0], shape[1], shape[2], shape[3]
+    idx = np.full((n_c * kd * kh * kw, od * oh * ow), -1, np.int32)
+    row = 0
+    for c in range(n_c):
+        for a in range(kd):
+            i0, i1 = _span(a, sd, pd, dd, size_d, od)
+            for b in range(kh):
+                r0, r1 = _span(b, sh, ph, dh, size_h, oh)
+                for e in range(kw):
+                    j0, j1 = _span(e, sw, pw, dw, size_w, ow)
+                    off = e * dw - pw
+                    for i in range(i0, i1):
+                        zi = i * sd + a * dd - pd
+                        for r in range(r0, r1):
+                            zr = r * sh + b * dh - ph
+                            base = (i * oh + r) * ow
+                            src = ((c * size_d + zi) * size_h + zr) * size_w + off
+                            for j in range(j0, j1):
+                                idx[row, base + j] = src + j * sw
+                    row += 1
+    return idx
+
+
+@njit(cache=True, nogil=True)
+def _im2col_indexed(xf: Any, cols: Any, idx: Any) -> None:
+    """`_im2col` through a `col_index` table, ``xf`` the image flattened."""
+    n_r, n_p = cols.shape
+    for row in range(n_r):
+        for p in range(n_p):
+            i = idx[row, p]
+            cols[row, p] = xf[i] if i >= 0 else 0.0
+
+
+@njit(cache=True, nogil=True)
+def _col2im_indexed(dcols: Any, gf: Any, idx: Any) -> None:
+    """`_col2im` through a `col_index` table, ``gf`` the image gradient flattened."""
+    gf[:] = 0.0
+    n_r, n_p = dcols.shape
+    for row in range(n_r):
+        for p in range(n_p):
+            i = idx[row, p]
+            if i >= 0:
+                gf[i] += dcols[row, p]
+
+
+@njit(cache=True, nogil=True)
+def conv_forward_range(x: Any, w2: Any, y: Any, g: Any, idx: Any, start: int, stop: int) -> None:
+    """``y[n] (C_out, P) = w2 (C_out, C_in K) @ im2col(x[n])`` for images ``start:stop``;
+    ``idx`` a `col_index` table, or empty (then the tap loops run)."""
     cols = np.empty((w2.shape[1], y.shape[2]), x.dtype)
     for n in range(start, stop):
-        _im2col(x[n], cols, g)
+        if idx.shape[0]:
+            _im2col_indexed(x[n].reshape(-1), cols, idx)
+        else:
+            _im2col(x[n], cols, g)
         gemm(False, False, w2, cols, y[n], 0.0)
 
 
 @njit(cache=True, nogil=True)
 def conv_backward_range(
-    x: Any, w2: Any, gy: Any, gx: Any, gw: Any, g: Any, start: int, stop: int
+    x: Any, w2: Any, gy: Any, gx: Any, gw: Any, g: Any, idx: Any, start: int, stop: int
 ) -> None:
     """``gx[start:stop]`` (every entry written) and ``gw (C_out, C_in K)`` for those images."""
     cols = np.empty((w2.shape[1], gy.shape[2]), x.dtype)
     dcols = np.empty_like(cols)
     gw[...] = 0.0
     for n in range(start, stop):
-        _im2col(x[n], cols, g)
+        if idx.shape[0]:
+            _im2col_indexed(x[n].reshape(-1), cols, idx)
+        else:
+            _im2col(x[n], cols, g)
         gemm(False, True, gy[n], cols, gw, 1.0)
         gemm(True, False, w2, gy[n], dcols, 0.0)
-        _col2im(dcols, gx[n], g)
+        if idx.shape[0]:
+            _col2im_indexed(dcols, gx[n].reshape(-1), idx)
+        else:
+            _col2im(dcols, gx[n], g)
 
 
 @njit(parallel=True, cache=True)
-def conv_forward(x: Any, w2: Any, y: Any, g: Any, parts: int) -> None:
+def conv_forward(x: Any, w2: Any, y: Any, g: Any, idx: Any, parts: int) -> None:
     """`conv_forward_range` on ``parts`` ranges of images in parallel."""
     n_img = x.shape[0]
     for t in prange(parts):
-        conv_forward_range(x, w2, y, g, t * n_img // parts, (t + 1) * n_img // parts)
+        conv_forward_range(x, w2, y, g, idx, t * n_img // parts, (t + 1) * n_img // parts)
 
 
 @njit(parallel=True, cache=True)
-def conv_backward(x: Any, w2: Any, gy: Any, gx: Any, gw_parts: Any, g: Any, parts: int) -> None:
+def conv_backward(
+    x: Any, w2: Any, gy: Any, gx: Any, gw_parts: Any, g: Any, idx: Any, parts: int
+) -> None:
     """`conv_backward_range` in parallel, ``gw_parts[t]`` for range ``t``."""
     n_img = x.shape[0]
     for t in prange(parts):
         start, stop = t * n_img // parts, (t + 1) * n_img // parts
-        conv_backward_range(x, w2, gy, gx, gw_parts[t], g, start, stop)
+        conv_backward_range(x, w2, gy, gx, gw_parts[t], g, idx, start, stop)
 
 
 # ------------------------------------------------------------------------------ Winograd

@@ -42,6 +42,7 @@ DISTRIBUTION: Final = "scratchnet-numba"
 ENTRY_POINT: Final = "scratchnet_numba.backend:Numba"
 TARGET_COLUMNS: Final = 512  # Winograd: tiles per GEMM batch (a few images' worth)
 PARALLEL_MIN_MACS: Final = 5_000_000  # below: one thread, no parallel region to wake
+INDEX_MAX_ENTRIES: Final = 4_000_000  # im2col through an index table up to 16 MB of it
 
 _blas_lock = threading.Lock()
 _parallel_lock = threading.Lock()
@@ -113,6 +114,16 @@ def _block(g: ConvGeometry) -> int:
 def _as_3d(a: Array, dims: int) -> Array:
     """``(N, C, *spatial)`` with 1 or 2 spatial axes -> unit leading axes up to 3."""
     return a.reshape(a.shape[:2] + (1,) * (3 - dims) + a.shape[2:])
+
+
+def _col_index(g: ConvGeometry, x3: Array, gv: Array) -> Array:
+    """The im2col index table for this geometry, or an empty one where it would be larger
+    than `INDEX_MAX_ENTRIES` (or overflow int32): then the kernels loop over the taps."""
+    entries = g.in_channels * g.kernel_size * g.positions
+    if entries > INDEX_MAX_ENTRIES or math.prod(x3.shape[1:]) >= 2**31:
+        return np.empty((0, 0), np.int32)
+    table: Array = _kernels.col_index(np.array(x3.shape[1:], np.int64), gv)
+    return table
 
 
 def _geometry_vector(g: ConvGeometry) -> Array:
@@ -224,10 +235,11 @@ class Numba(ConvBackend):
             x3 = _as_3d(xc, g.dims)
             w2 = wc.reshape(g.out_channels, -1)
             y3 = y.reshape(g.batch, g.out_channels, -1)
+            idx = _compiled(lambda: _col_index(g, x3, gv))
             if parts == 1:
-                _compiled(lambda: _kernels.conv_forward_range(x3, w2, y3, gv, 0, g.batch))
+                _compiled(lambda: _kernels.conv_forward_range(x3, w2, y3, gv, idx, 0, g.batch))
             else:
-                _parallel(lambda: _kernels.conv_forward(x3, w2, y3, gv, parts))
+                _parallel(lambda: _kernels.conv_forward(x3, w2, y3, gv, idx, parts))
         return y if work == dtype else y.astype(dtype)
 
     def backward(
@@ -269,12 +281,15 @@ class Numba(ConvBackend):
             w2 = wc.reshape(g.out_channels, -1)
             gy3 = gy.reshape(g.batch, g.out_channels, -1)
             gw = np.empty((parts, *w2.shape), dtype=work)
+            idx = _compiled(lambda: _col_index(g, x3, gv))
             if parts == 1:
                 _compiled(
-                    lambda: _kernels.conv_backward_range(x3, w2, gy3, gx3, gw[0], gv, 0, g.batch)
+                    lambda: _kernels.conv_backward_range(
+                        x3, w2, gy3, gx3, gw[0], gv, idx, 0, g.batch
+                    )
                 )
             else:
-                _parallel(lambda: _kernels.conv_backward(x3, w2, gy3, gx3, gw, gv, parts))
+                _parallel(lambda: _kernels.conv_backward(x3, w2, gy3, gx3, gw, gv, idx, parts))
             grad_w = gw.sum(axis=0).reshape(w.shape)
         if work != dtype:
             return grad_x.astype(dtype), grad_w.astype(dtype)
