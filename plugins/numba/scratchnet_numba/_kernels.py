@@ -349,116 +349,123 @@ def _wino_output(m: Any, y: Any, lo: int, hi: int, tw: int) -> None:
                         y[n, o, yy, 2 * full_w] = y00
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _grad_out_tile(mg: Any, o: int, col: int, g00: Any, g01: Any, g10: Any, g11: Any) -> None:
-    """``mg[:, o, col] = A dY A^T`` for the 2x2 output-gradient tile ``dY``."""
-    r0, r1, r2, r3 = _a2(g00, g10)  # A along rows, first column
-    s0, s1, s2, s3 = _a2(g01, g11)  # second column
-    a0, a1, a2, a3 = _a2(r0, s0)
-    mg[0, o, col], mg[1, o, col], mg[2, o, col], mg[3, o, col] = a0, a1, a2, a3
-    a0, a1, a2, a3 = _a2(r1, s1)
-    mg[4, o, col], mg[5, o, col], mg[6, o, col], mg[7, o, col] = a0, a1, a2, a3
-    a0, a1, a2, a3 = _a2(r2, s2)
-    mg[8, o, col], mg[9, o, col], mg[10, o, col], mg[11, o, col] = a0, a1, a2, a3
-    a0, a1, a2, a3 = _a2(r3, s3)
-    mg[12, o, col], mg[13, o, col], mg[14, o, col], mg[15, o, col] = a0, a1, a2, a3
-
-
 @njit(cache=True, nogil=True)
 def _wino_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:
-    """``mg[e, o, col] = (A dY A^T)[e]`` for each 2x2 output-gradient tile (zero outside)."""
+    """``mg[e, o, col] = (A dY A^T)[e]`` for each 2x2 output-gradient tile (zero outside).
+
+    The tile row's two rows of ``dY`` are copied into a zero-padded buffer; each of the four
+    rows of ``A dY`` is then one loop over the tiles writing four rows of ``mg`` (few enough
+    store streams for LLVM to vectorise it)."""
     n_o, out_h, out_w = gy.shape[1], gy.shape[2], gy.shape[3]
     n_t = mg.shape[2] // (hi - lo)
     th = n_t // tw
-    full_w = out_w // 2
-    zero = 0.0
+    g = np.zeros((2, 2 * tw), gy.dtype)  # the tile row's two output rows, zero-padded
     for n in range(lo, hi):
         col0 = (n - lo) * n_t
         for o in range(n_o):
             for ty in range(th):
                 y0 = 2 * ty
+                for r in range(2):
+                    if y0 + r < out_h:
+                        for j in range(out_w):
+                            g[r, j] = gy[n, o, y0 + r, j]
+                    else:
+                        for j in range(out_w):
+                            g[r, j] = 0.0
                 base = col0 + ty * tw
-                if y0 + 1 < out_h:
-                    for tx in range(full_w):
-                        x0 = 2 * tx
-                        _grad_out_tile(
-                            mg,
-                            o,
-                            base + tx,
-                            gy[n, o, y0, x0],
-                            gy[n, o, y0, x0 + 1],
-                            gy[n, o, y0 + 1, x0],
-                            gy[n, o, y0 + 1, x0 + 1],
-                        )
-                    if full_w < tw:
-                        x0 = 2 * full_w
-                        _grad_out_tile(
-                            mg,
-                            o,
-                            base + full_w,
-                            gy[n, o, y0, x0],
-                            zero,
-                            gy[n, o, y0 + 1, x0],
-                            zero,
-                        )
-                else:
-                    for tx in range(full_w):
-                        x0 = 2 * tx
-                        _grad_out_tile(
-                            mg,
-                            o,
-                            base + tx,
-                            gy[n, o, y0, x0],
-                            gy[n, o, y0, x0 + 1],
-                            zero,
-                            zero,
-                        )
-                    if full_w < tw:
-                        x0 = 2 * full_w
-                        _grad_out_tile(mg, o, base + full_w, gy[n, o, y0, x0], zero, zero, zero)
+                # rows of A dY: (g0, g0 + g1, g0 - g1, -g1); then columns likewise
+                for tx in range(tw):
+                    a, b = g[0, 2 * tx], g[0, 2 * tx + 1]
+                    mg[0, o, base + tx] = a
+                    mg[1, o, base + tx] = a + b
+                    mg[2, o, base + tx] = a - b
+                    mg[3, o, base + tx] = -b
+                for tx in range(tw):
+                    a = g[0, 2 * tx] + g[1, 2 * tx]
+                    b = g[0, 2 * tx + 1] + g[1, 2 * tx + 1]
+                    mg[4, o, base + tx] = a
+                    mg[5, o, base + tx] = a + b
+                    mg[6, o, base + tx] = a - b
+                    mg[7, o, base + tx] = -b
+                for tx in range(tw):
+                    a = g[0, 2 * tx] - g[1, 2 * tx]
+                    b = g[0, 2 * tx + 1] - g[1, 2 * tx + 1]
+                    mg[8, o, base + tx] = a
+                    mg[9, o, base + tx] = a + b
+                    mg[10, o, base + tx] = a - b
+                    mg[11, o, base + tx] = -b
+                for tx in range(tw):
+                    a, b = -g[1, 2 * tx], -g[1, 2 * tx + 1]
+                    mg[12, o, base + tx] = a
+                    mg[13, o, base + tx] = a + b
+                    mg[14, o, base + tx] = a - b
+                    mg[15, o, base + tx] = -b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _b4(a0: Any, a1: Any, a2: Any, a3: Any) -> Any:
+    """``B a`` for a 4-vector (the transpose of the input transform ``B^T``)."""
+    return a0, a1 - a2 + a3, a1 + a2 - a0, -a3
 
 
 @njit(cache=True, nogil=True)
 def _wino_grad_input(dv: Any, gx: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:
-    """``gx[n] = 0``, then ``B dV B^T`` of every tile added where the tile lies in ``x``."""
+    """``gx[n] = `` the sum of ``B dV B^T`` over the overlapping tiles, cropped to ``x``.
+
+    One channel at a time, the tiles are added into a zero-padded buffer that covers every
+    tile (no bounds test per tile), with scalar locals only; the buffer is then copied into
+    ``gx`` (zero where no tile reaches)."""
     n_c, size_h, size_w = gx.shape[1], gx.shape[2], gx.shape[3]
     n_t = dv.shape[2] // (hi - lo)
     th = n_t // tw
-    d = np.empty(16, gx.dtype)
+    width = 2 * tw + 2
+    acc = np.zeros((2 * th + 2, width), gx.dtype)  # one channel's gradient, padded
     for n in range(lo, hi):
-        gx[n] = 0.0
         col0 = (n - lo) * n_t
         for c in range(n_c):
-            gc = gx[n, c]
+            acc[:, :] = 0.0
             for ty in range(th):
-                y0 = 2 * ty - ph
+                y0 = 2 * ty
                 for tx in range(tw):
-                    x0 = 2 * tx - pw
+                    x0 = 2 * tx
                     col = col0 + ty * tw + tx
-                    for r in range(4):  # B along rows of dV: (v0, v1 - v2 + v3, v1 + v2 - v0, -v3)
-                        a0, a1, a2, a3 = (
-                            dv[4 * r, c, col],
-                            dv[4 * r + 1, c, col],
-                            dv[4 * r + 2, c, col],
-                            dv[4 * r + 3, c, col],
-                        )
-                        d[4 * r] = a0
-                        d[4 * r + 1] = a1 - a2 + a3
-                        d[4 * r + 2] = a1 + a2 - a0
-                        d[4 * r + 3] = -a3
-                    for s in range(4):  # and along columns
-                        a0, a1, a2, a3 = d[s], d[4 + s], d[8 + s], d[12 + s]
-                        d[s], d[4 + s], d[8 + s], d[12 + s] = a0, a1 - a2 + a3, a1 + a2 - a0, -a3
-                    if y0 >= 0 and x0 >= 0 and y0 + 4 <= size_h and x0 + 4 <= size_w:
-                        for r in range(4):
-                            for s in range(4):
-                                gc[y0 + r, x0 + s] += d[4 * r + s]
+                    # B along the rows of dV, then along its columns
+                    p0, p1, p2, p3 = _b4(dv[0, c, col], dv[1, c, col], dv[2, c, col], dv[3, c, col])
+                    q0, q1, q2, q3 = _b4(dv[4, c, col], dv[5, c, col], dv[6, c, col], dv[7, c, col])
+                    r0, r1, r2, r3 = _b4(
+                        dv[8, c, col], dv[9, c, col], dv[10, c, col], dv[11, c, col]
+                    )
+                    s0, s1, s2, s3 = _b4(
+                        dv[12, c, col], dv[13, c, col], dv[14, c, col], dv[15, c, col]
+                    )
+                    a0, a1, a2, a3 = _b4(p0, q0, r0, s0)
+                    b0, b1, b2, b3 = _b4(p1, q1, r1, s1)
+                    e0, e1, e2, e3 = _b4(p2, q2, r2, s2)
+                    f0, f1, f2, f3 = _b4(p3, q3, r3, s3)
+                    acc[y0, x0] += a0
+                    acc[y0, x0 + 1] += b0
+                    acc[y0, x0 + 2] += e0
+                    acc[y0, x0 + 3] += f0
+                    acc[y0 + 1, x0] += a1
+                    acc[y0 + 1, x0 + 1] += b1
+                    acc[y0 + 1, x0 + 2] += e1
+                    acc[y0 + 1, x0 + 3] += f1
+                    acc[y0 + 2, x0] += a2
+                    acc[y0 + 2, x0 + 1] += b2
+                    acc[y0 + 2, x0 + 2] += e2
+                    acc[y0 + 2, x0 + 3] += f2
+                    acc[y0 + 3, x0] += a3
+                    acc[y0 + 3, x0 + 1] += b3
+                    acc[y0 + 3, x0 + 2] += e3
+                    acc[y0 + 3, x0 + 3] += f3
+            for yy in range(size_h):
+                ay = yy + ph
+                for xx in range(size_w):
+                    ax = xx + pw
+                    if ay < 2 * th + 2 and ax < width:
+                        gx[n, c, yy, xx] = acc[ay, ax]
                     else:
-                        for r in range(4):
-                            for s in range(4):
-                                yy, xx = y0 + r, x0 + s
-                                if 0 <= yy < size_h and 0 <= xx < size_w:
-                                    gc[yy, xx] += d[4 * r + s]
+                        gx[n, c, yy, xx] = 0.0
 
 
 @njit(cache=True, nogil=True)
