@@ -9,7 +9,9 @@ place on them (the caller limits BLAS to one thread around the call).
   axes, as 3-d): ``cols (C_in K, P)`` is one image's receptive fields, ``y[n] = w @ cols``;
   backward recomputes ``cols``, accumulates ``dw += gy[n] @ cols^T`` per thread, and
   scatters ``dcols = w^T @ gy[n]`` back (col2im). Padding is never materialised: taps
-  outside the input read zero.
+  outside the input read zero. Where it is small enough, a table of source indices
+  (`col_index`, built once per call) turns im2col into one gather loop and col2im into one
+  scatter-add loop; above that size the kernels loop over taps and output rows.
 - Winograd F(2x2, 3x3), 2-d, 3x3, stride 1, dilation 1: each 4x4 input tile ``d`` becomes
   ``V = B^T d B``, the kernel ``U = G g G^T``, and the 2x2 output tile is
   ``A^T (U . V) A`` where the product over channels is 16 GEMMs ``M[e] = U[e] @ V[e]``.

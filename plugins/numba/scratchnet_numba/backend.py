@@ -5,7 +5,8 @@ Paths, chosen per call from the geometry:
 - ``winograd``: 2-d, 3x3, stride 1, dilation 1 (Winograd F(2x2, 3x3), forward and both
   gradients), float32 and float64;
 - ``im2col``: everything else, 1-, 2- and 3-d, any stride, padding and dilation (per-image
-  im2col + GEMM in place, padding never materialised).
+  im2col + GEMM in place, padding never materialised; im2col and col2im through a table of
+  source indices built once per call, up to `INDEX_MAX_ENTRIES` entries).
 
 Threads: numba's (``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``), one contiguous range of
 images each. Inside that parallel region BLAS is pinned to one thread with ``threadpoolctl``
