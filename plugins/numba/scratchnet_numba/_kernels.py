@@ -89,9 +89,10 @@ def _im2col(xn: Any, cols: Any, g: Any) -> None:
                                 cols[row, base + j] = 0.0
                             for j in range(j1, ow):
                                 cols[row, base + j] = 0.0
-                            if sw == 1:
-                                for j in range(j0, j1):
-                                    cols[row, base + j] = xn[c, zi, zr, j + off]
+                            if sw == 1:  # long rows here (small tables take the index path)
+                                cols[row, base + j0 : base + j1] = xn[
+                                    c, zi, zr, j0 + off : j1 + off
+                                ]
                             elif sw == 2:
                                 for j in range(j0, j1):
                                     cols[row, base + j] = xn[c, zi, zr, 2 * j + off]
@@ -125,8 +126,9 @@ def _col2im(dcols: Any, gxn: Any, g: Any) -> None:
                             base = (i * oh + r) * ow
                             zr = r * sh + b * dh - ph
                             if sw == 1:
-                                for j in range(j0, j1):
-                                    gxn[c, zi, zr, j + off] += dcols[row, base + j]
+                                gxn[c, zi, zr, j0 + off : j1 + off] += dcols[
+                                    row, base + j0 : base + j1
+                                ]
                             elif sw == 2:
                                 for j in range(j0, j1):
                                     gxn[c, zi, zr, 2 * j + off] += dcols[row, base + j]
