@@ -121,7 +121,7 @@ def _nested(exc: ShapeError, container: str, label: str) -> ShapeError:
     path = (label, *getattr(exc, "scratchnet_path", ()))
     leaf = getattr(exc, "scratchnet_leaf", exc.layer)
     error = ShapeError(
-        f"{container}{_join(path)}: {leaf}", exc.expected, exc.actual, None, exc.detail
+        f"{_join((container, *path))}: {leaf}", exc.expected, exc.actual, None, exc.detail
     )
     error.scratchnet_path = path  # type: ignore[attr-defined]
     error.scratchnet_leaf = leaf  # type: ignore[attr-defined]
