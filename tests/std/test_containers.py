@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -380,3 +381,60 @@ def test_summary_shows_the_tree() -> None:
     assert "    Conv2d(4, 8" in rows["1.block.0"]  # indented under its container
     assert "(N, 10, 2, 2)" in rows["2"] and "(N, 2, 2, 2)" in rows["2.branches.1.1"]
     assert "?" in model.summary(print_fn=lambda text: None)
+
+
+# ----------------------------------------------------------------------------- model files
+
+
+def with_header(tmp_path: Path, change) -> Path:
+    """A saved container model whose header ``change`` rewrote (arrays kept)."""
+    source = tmp_path / "m.npz"
+    sn.Model([residual([linear(3, 3, "relu"), linear(3, 3)])], "mse").save(source)
+    with zipfile.ZipFile(source) as src:
+        header = json.loads(np.load(src.open("header.npy")).tobytes())
+        change(header)
+        path = tmp_path / "changed.npz"
+        with zipfile.ZipFile(path, "w") as dst:
+            for info in src.infolist():
+                if info.filename == "header.npy":
+                    buf = io.BytesIO()
+                    np.save(buf, np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+                    dst.writestr(info.filename, buf.getvalue())
+                else:
+                    dst.writestr(info, src.read(info.filename))
+    return path
+
+
+def block_of(header: dict) -> list:
+    return header["layers"][0]["config"]["block"]
+
+
+def test_damaged_container_headers_are_refused_safely(tmp_path: Path) -> None:
+    def deep(h: dict) -> None:
+        spec: object = {"name": "flatten"}
+        for _ in range(200):
+            spec = [spec]
+        block_of(h).append(spec)
+
+    def huge(h: dict) -> None:
+        block_of(h)[1]["config"]["out_features"] = 10**9  # more than the file stores
+
+    def unknown(h: dict) -> None:
+        block_of(h)[1]["name"] = "lineer"
+
+    def not_a_layer(h: dict) -> None:
+        h["layers"][0]["config"]["block"] = 5
+
+    def nested_json(h: dict) -> None:
+        h["layers"][0]["config"]["shortcut"] = json.loads("[" * 900 + "]" * 900)
+
+    cases = [
+        (deep, sn.ModelFileError, "deeper than 64"),
+        (huge, sn.ModelFileError, "more than the model file stores"),
+        (unknown, sn.MissingPluginError, r"no layer named 'lineer'.*used at residual.block\[1\]"),
+        (not_a_layer, sn.ModelFileError, "residual.block: expected a layer"),
+        (nested_json, sn.ModelFileError, "cannot be built|not valid JSON"),
+    ]
+    for change, error, message in cases:
+        with pytest.raises(error, match=message):
+            sn.Model.load(with_header(tmp_path, change))
