@@ -67,7 +67,9 @@ def _inside(owner: str, label: str) -> Iterator[str]:
     path = (*(_PATH.get() or (owner,)), label)
     where = _join(path)
     if len(path) > MAX_DEPTH:
-        raise ConfigurationError(f"{where}: containers nest deeper than {MAX_DEPTH} levels")
+        error = ConfigurationError(f"{where}: containers nest deeper than {MAX_DEPTH} levels")
+        error.scratchnet_path = where  # type: ignore[attr-defined]
+        raise error
     token = _PATH.set(path)
     try:
         yield where
