@@ -385,8 +385,10 @@ def run_config(
         model = Model(layers, cost, optimizer, dtype=model_table.get("dtype"))
     except ScratchnetError as exc:
         raise config.error(("model",), str(exc)) from None
+    sample = tuple(getattr(X, "shape", ())[1:])  # one sample's shape, when X has one
     try:  # shapes through every layer and container, before any training
-        model.output_shape(X.shape[1:])
+        if sample:
+            model.output_shape(sample)
     except ShapeError as exc:
         where: tuple[str, ...] = ("model",)
         if exc.index is not None:
@@ -395,7 +397,7 @@ def run_config(
                 ("model", "layers", str(exc.index)),
                 getattr(exc, "scratchnet_path", ()),
             )
-        raise config.error(where, f"for data of shape {X.shape[1:]}: {exc}") from None
+        raise config.error(where, f"for data of shape {sample}: {exc}") from None
 
     fit = dict(doc.get("fit", {}))
     if verbose is not None:
