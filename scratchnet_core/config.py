@@ -395,7 +395,7 @@ def run_config(
             where = _nested_where(
                 model_table["layers"][exc.index],
                 ("model", "layers", str(exc.index)),
-                getattr(exc, "scratchnet_path", ()),
+                getattr(exc, "scratchnet_labels", ()),
             )
         raise config.error(where, f"for data of shape {sample}: {exc}") from None
 

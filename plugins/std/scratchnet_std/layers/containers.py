@@ -120,12 +120,12 @@ def _shape(shape: Sequence[int]) -> str:
 
 def _nested(exc: ShapeError, container: str, label: str) -> ShapeError:
     """A child's `ShapeError`, now naming its path inside ``container``."""
-    path = (label, *getattr(exc, "scratchnet_path", ()))
+    labels = (label, *getattr(exc, "scratchnet_labels", ()))
     leaf = getattr(exc, "scratchnet_leaf", exc.layer)
     error = ShapeError(
-        f"{_join((container, *path))}: {leaf}", exc.expected, exc.actual, None, exc.detail
+        f"{_join((container, *labels))}: {leaf}", exc.expected, exc.actual, None, exc.detail
     )
-    error.scratchnet_path = path  # type: ignore[attr-defined]
+    error.scratchnet_labels = labels  # type: ignore[attr-defined]  # read by configs
     error.scratchnet_leaf = leaf  # type: ignore[attr-defined]
     return error
 
