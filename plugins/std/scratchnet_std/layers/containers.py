@@ -130,11 +130,15 @@ def _nested(exc: ShapeError, container: str, label: str) -> ShapeError:
     return error
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('ch') else 's'}"
+
+
 def _describe(layer: Layer | None) -> str:
     if layer is None:
         return "identity"
     if type(layer) is Sequential:
-        return f"{len(layer.layers)} layers"
+        return _count(len(layer.layers), "layer")
     return repr(layer)
 
 
@@ -372,7 +376,7 @@ class Sequential(_Container):
         return {"layers": [_spec(layer) for layer in self.layers], **super().get_config()}
 
     def __repr__(self) -> str:
-        return f"Sequential({len(self.layers)} layers)"
+        return f"Sequential({_count(len(self.layers), 'layer')})"
 
 
 def _shortcut_hint(input_shape: Sequence[int], block_shape: Sequence[int]) -> str:
@@ -719,7 +723,7 @@ class Concat(_Container):
         }
 
     def __repr__(self) -> str:
-        return f"Concat({len(self.branches)} branches, axis={self.axis})"
+        return f"Concat({_count(len(self.branches), 'branch')}, axis={self.axis})"
 
 
 class Activation(Layer):
