@@ -171,7 +171,7 @@ def test_a_layer_activation_table_keeps_its_options_and_refuses_unknown_ones(
     typo = 'activation = {name = "leaky_relu", slope = 0.3}'
     with pytest.raises(
         sn.ConfigurationError,
-        match=r"model\.layers\[0\]: activation 'leaky_relu': unknown option 'slope'; it accepts "
-        "negative_slope",
+        match=r"model\.layers\[0\]\.activation: activation 'leaky_relu': unknown option "
+        "'slope'; it accepts negative_slope",
     ):
         run_config(write(tmp_path, base.replace('activation = "sigmoid"', typo)))
