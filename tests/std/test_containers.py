@@ -256,6 +256,7 @@ def test_fused_cross_entropy_sees_through_a_sequential(last) -> None:
     assert la == lb
     for ours, theirs in pairs:
         np.testing.assert_array_equal(wrapped.parameters()[ours], plain.parameters()[theirs])
+    assert wrapped.evaluate(X, Y) == plain.evaluate(X, Y)  # evaluation reads the logits too
 
 
 def test_a_standalone_softmax_fuses_and_matches_the_unfused_gradient() -> None:
