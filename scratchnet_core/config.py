@@ -62,7 +62,13 @@ import numpy as np
 from ._random import seed as seed_rng
 from .checks import output_path
 from .components import check_options
-from .errors import ConfigurationError, DataError, OptionalDependencyError, ScratchnetError
+from .errors import (
+    ConfigurationError,
+    DataError,
+    OptionalDependencyError,
+    ScratchnetError,
+    ShapeError,
+)
 from .feeding import ArrayDataset, Subset, is_dataset
 from .model import Model
 from .registry import get_registry
@@ -139,22 +145,34 @@ class _Lines:
     def __init__(self, text: str) -> None:
         self.lines: dict[tuple[str, ...], int] = {}
         table: tuple[str, ...] = ()
-        counters: dict[str, int] = {}
+        # the last index of each array of tables, by its path with the indices of the arrays
+        # it sits in: [[model.layers.block]] belongs to the latest [[model.layers]]
+        self._last: dict[tuple[str, ...], int] = {}
         for number, raw in enumerate(text.splitlines(), start=1):
             line = raw.split("#", 1)[0].strip()
             if not line:
                 continue
             if match := self._ARRAY.match(line):
-                name = match[1]
-                index = counters.get(name, 0)
-                counters[name] = index + 1
-                table = (*self._split(name), str(index))
+                parts = self._split(match[1])
+                array = (*self._resolve(parts[:-1]), parts[-1])
+                index = self._last.get(array, -1) + 1
+                self._last[array] = index
+                table = (*array, str(index))
                 self.lines[table] = number
             elif match := self._TABLE.match(line):
-                table = self._split(match[1])
+                table = self._resolve(self._split(match[1]))
                 self.lines[table] = number
             elif match := self._KEY.match(line):
                 self.lines[(*table, *self._split(match[1]))] = number
+
+    def _resolve(self, parts: tuple[str, ...]) -> tuple[str, ...]:
+        """A dotted table name as a path, each array of tables at its latest element."""
+        path: tuple[str, ...] = ()
+        for part in parts:
+            path = (*path, part)
+            if path in self._last:
+                path = (*path, str(self._last[path]))
+        return path
 
     @staticmethod
     def _split(dotted: str) -> tuple[str, ...]:
@@ -242,9 +260,13 @@ def _component(
     if isinstance(spec, str):
         name, kwargs = spec, {}
     else:
+        if kind == "layers" and "type" not in spec and "layers" in spec:
+            spec = {"type": "sequential", **spec}  # a table of just `layers`: a sequential
         if "type" not in spec or not isinstance(spec["type"], str):
             raise config.error(where, f'needs type = "<{kind} registry name>"')
         name, kwargs = spec["type"], {k: v for k, v in spec.items() if k != "type"}
+        if kind == "layers":  # containers: arrays of tables are their children, built here
+            kwargs = {k: _children(config, v, (*where, k)) for k, v in kwargs.items()}
     try:
         cls = get_registry(kind)[name]
     except ScratchnetError as exc:
@@ -259,7 +281,50 @@ def _component(
     try:
         return cls(**kwargs)
     except (ScratchnetError, TypeError, ValueError) as exc:
-        raise config.error(where, str(exc)) from None
+        message = str(exc)
+        named = [k for k in kwargs if re.search(rf"\b{re.escape(k)}\b", message)]
+        raise config.error((*where, named[0]) if named else where, message) from None
+
+
+def _sample_shape(X: Any) -> tuple[int, ...]:
+    """The shape of one sample of ``X`` (arrays, or a dataset's first row); ``()`` if none."""
+    shape = getattr(X, "shape", None)
+    if shape is not None:
+        return tuple(int(s) for s in shape[1:])
+    if is_dataset(X) and len(X):
+        return tuple(int(s) for s in np.shape(X[np.arange(1)][0])[1:])
+    return ()
+
+
+def _nested_where(spec: Any, where: tuple[str, ...], labels: Any) -> tuple[str, ...]:
+    """The config path of the layer a container's error names by ``labels`` (``("block",
+    "[1]")``): ``model.layers[3].block[1]``; as far as the tables go."""
+    for label in labels:
+        match = re.fullmatch(r"(\w*)\[(\d+)\]|(\w+)", str(label))
+        if match is None:
+            break
+        key, index = (match[1] or match[3]), match[2]
+        if key:
+            if not isinstance(spec, dict) or key not in spec:
+                break
+            spec, where = spec[key], (*where, key)
+        if index is not None:
+            if isinstance(spec, dict) and isinstance(spec.get("layers"), list):
+                spec, where = spec["layers"], (*where, "layers")
+            if not isinstance(spec, list) or int(index) >= len(spec):
+                break
+            spec, where = spec[int(index)], (*where, index)
+    return where
+
+
+def _children(config: _Config, value: Any, where: tuple[str, ...]) -> Any:
+    """An array of tables (``[[model.layers.block]]``) as a list of layers, each built with
+    its full path (``model.layers[3].block[1]``); any other value as it is."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [
+            _component(config, "layers", item, (*where, str(j))) for j, item in enumerate(value)
+        ]
+    return value
 
 
 def _distributed_callback(
@@ -424,6 +489,19 @@ def run_config(
         model = Model(layers, cost, optimizer, dtype=model_table.get("dtype"), metrics=metrics)
     except ScratchnetError as exc:
         raise config.error(("model",), str(exc)) from None
+    sample = _sample_shape(X)
+    try:  # shapes through every layer and container, before any training
+        if sample:
+            model.output_shape(sample)
+    except ShapeError as exc:
+        where: tuple[str, ...] = ("model",)
+        if exc.index is not None:
+            where = _nested_where(
+                model_table["layers"][exc.index],
+                ("model", "layers", str(exc.index)),
+                getattr(exc, "scratchnet_labels", ()),
+            )
+        raise config.error(where, f"for data of shape {sample}: {exc}") from None
 
     out = doc.get("output", {})
     if not getattr(parallel, "is_main_process", True):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -23,12 +22,9 @@ from .components import build_component
 from .errors import ConfigurationError, DataError, ShapeError, TrainingDivergedError
 from .history import History
 from .interfaces import Array, CostFunction, Layer, Metric, Optimizer, as_float_dtype
+from .registry import get_registry
 
 __all__ = ["History", "Model"]
-
-
-def _write_line(text: str) -> None:
-    sys.stdout.write(text + "\n")
 
 
 class Model:
@@ -84,6 +80,8 @@ class Model:
         if not layers:
             raise ConfigurationError("Model: layers must hold at least one layer, got none")
         for i, layer in enumerate(layers):
+            if isinstance(layer, list):  # a list where a layer is expected is a sequential
+                layers[i] = layer = get_registry("layers")["sequential"](layer)
             if not isinstance(layer, Layer):
                 raise ConfigurationError(
                     f"Model: layers[{i}] must be a scratchnet_core.Layer, got {layer!r}"
@@ -237,32 +235,9 @@ class Model:
         ``input_shape`` (one sample, no batch axis) defaults to the shape of the data the
         model last saw; without either, output shapes are not shown.
         """
-        shape = tuple(input_shape) if input_shape is not None else self.input_shape
-        rows = [("#", "layer", "output shape", "parameters")]
-        for i, layer in enumerate(self.layers):
-            shown = "?"
-            if shape is not None:
-                try:
-                    shape = layer.output_shape(shape)
-                    shown = "(N, " + ", ".join(map(str, shape)) + ")"
-                except ShapeError as exc:
-                    raise exc.at_index(i) from None
-            rows.append((str(i), repr(layer), shown, f"{layer.num_parameters():,}"))
-        widths = [max(len(r[c]) for r in rows) for c in range(4)]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
-        rule = "-" * len(lines[0])
-        text = "\n".join(
-            [
-                lines[0],
-                rule,
-                *lines[1:],
-                rule,
-                f"total parameters: {self.num_parameters():,} ({self.dtype.name}); "
-                f"cost {type(self.cost_function).__name__}, optimizer {self.optimizer!r}",
-            ]
-        )
-        (print_fn or _write_line)(text)
-        return text
+        from .summary import summarize
+
+        return summarize(self, input_shape, print_fn)
 
     # ------------------------------------------------------------------ shapes and data
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:

@@ -82,7 +82,7 @@ verbose = 0
         ),
         (
             ("out_features = 1", "out_features = 0"),
-            r"c\.toml:7: model\.layers\[0\]: linear: out_features must be >= 1",
+            r"c\.toml:10: model\.layers\[0\]\.out_features: linear: out_features must be >= 1",
         ),
         (
             ("verbose = 0", "verbose = true"),
@@ -284,7 +284,7 @@ def test_a_layer_activation_table_keeps_its_options_and_refuses_unknown_ones(
     typo = 'activation = {name = "leaky_relu", slope = 0.3}'
     with pytest.raises(
         sn.ConfigurationError,
-        match=r"model\.layers\[0\]: activation 'leaky_relu': unknown option 'slope'; it accepts "
-        "negative_slope",
+        match=r"model\.layers\[0\]\.activation: activation 'leaky_relu': unknown option "
+        "'slope'; it accepts negative_slope",
     ):
         run_config(write(tmp_path, base.replace('activation = "sigmoid"', typo)))
