@@ -61,7 +61,16 @@ def test_candidates_are_every_installed_backend_but_auto() -> None:
     assert explain(*TARGET, "float64") is d  # one decision per geometry and process
 
 
-def test_runtime_backend_with_the_lowest_estimate_is_chosen_where_it_is_lowest() -> None:
+def test_runtime_backend_with_the_lowest_estimate_is_chosen_where_it_is_lowest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An installed backend without an estimate (numba) would make auto time the candidates
+    # on this tiny geometry, where the runtime backend (``direct`` underneath) is not the
+    # fastest: this test is about estimates, so such backends decline here.
+    for name, cls in sn.get_conv_backends().items():
+        if name != "auto" and cls().estimate(*TARGET) is None:
+            monkeypatch.setattr(cls, "supports", lambda self, *a, **k: False)
+
     @sn.register("conv_backends", "cheap_on_target")
     class CheapOnTarget(Direct):
         def supports(self, x_shape, w_shape, stride, padding, dilation, dtype=None):
