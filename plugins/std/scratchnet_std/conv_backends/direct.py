@@ -25,7 +25,6 @@ leading axes) make it slower on 28x28 maps with 3x3 kernels and on one-channel i
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any
 
 import numpy as np
@@ -34,22 +33,14 @@ from scratchnet_core import ConvBackend
 from scratchnet_core.interfaces import Array
 
 from ._common import ConvGeometry, geometry, pad, unpad
-from ._cost import direct_seconds
+from ._cost import batch_last_gain, direct_seconds
 
 __all__ = ["Direct", "batch_last", "im2col"]
 
 
-# Least-squares fit (ns) of the batch-last path's time minus the batch-first path's, over 37
-# shapes timed interleaved on the reference machine (2 cores, OpenBLAS, NumPy 2.4): per
-# im2col / col2im element, per run of each path's copies (NumPy calls its inner loop once per
-# run), and per element of the batch-last path's four full transposes.
-_ELEMENT, _RUN_LAST, _RUN_FIRST, _TRANSPOSE = 0.5, 6.4, 16.0, 0.6
-
-
 def batch_last(g: ConvGeometry) -> bool:
-    """Whether ``direct`` keeps the batch axis last for this geometry (see the module doc).
-
-    Compares the predicted costs of the two column orders' copies (the GEMMs are the same).
+    """Whether ``direct`` keeps the batch axis last for this geometry (see the module doc):
+    when `_cost.batch_last_gain` predicts that order's copies and transposes to be cheaper.
 
     >>> from scratchnet_std.conv_backends._common import ConvGeometry
     >>> small = ConvGeometry((32, 16, 4, 4), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1), "doc")
@@ -57,15 +48,7 @@ def batch_last(g: ConvGeometry) -> bool:
     >>> batch_last(small), batch_last(big)
     (True, False)
     """
-    copies = g.in_channels * g.kernel_size * g.batch * g.positions  # im2col, then col2im
-    run_first = g.out[-1]
-    run_last = g.batch * (g.out[-1] if g.stride[-1] == 1 else 1)
-    spatial = math.prod(p - 2 * q for p, q in zip(g.padded, g.padding, strict=True))
-    transposed = g.batch * (
-        2 * g.out_channels * g.positions + g.in_channels * (math.prod(g.padded) + spatial)
-    )
-    extra = copies * (_ELEMENT + _RUN_LAST / run_last - _RUN_FIRST / run_first)
-    return bool(extra + _TRANSPOSE * transposed < 0)
+    return batch_last_gain(g) > 0
 
 
 def _taps(g: ConvGeometry) -> list[tuple[int, ...]]:
@@ -164,7 +147,7 @@ class Direct(ConvBackend):
         last = batch_last(g)
         cols = _cols(x, g, last)
         y = w.reshape(g.out_channels, -1) @ cols  # (C_out, N * P) or (C_out, P * N)
-        self._cache = (x, w.shape, g.stride, g.padding, g.dilation, cols)
+        self._cache = (x, w.shape, g.stride, g.padding, g.dilation, cols, last)
         if last:
             return np.ascontiguousarray(np.moveaxis(y.reshape(g.out_channels, *g.out, -1), -1, 0))
         return np.ascontiguousarray(_channels_first(y.reshape(g.out_channels, g.batch, *g.out)))
@@ -179,15 +162,15 @@ class Direct(ConvBackend):
         dilation: tuple[int, ...],
     ) -> tuple[Array, Array]:
         g = geometry(x, w, stride, padding, dilation, "direct")
-        last = batch_last(g)
         cache, self._cache = self._cache, None
         if (
             cache is not None
             and cache[0] is x
             and cache[1:5] == (w.shape, g.stride, g.padding, g.dilation)
         ):
-            cols = cache[5]
+            cols, last = cache[5:]
         else:
+            last = batch_last(g)
             cols = _cols(x, g, last)
         # (C_out, P * N) or (C_out, N * P), matching the columns
         gy = np.ascontiguousarray(
