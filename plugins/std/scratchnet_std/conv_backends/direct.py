@@ -24,6 +24,7 @@ leading axes) make it slower on 28x28 maps with 3x3 kernels and on one-channel i
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -48,6 +49,17 @@ def batch_last(g: ConvGeometry) -> bool:
     >>> batch_last(small), batch_last(big)
     (True, False)
     """
+    return _batch_last(
+        g.batch, g.in_channels, g.out_channels, g.kernel, g.stride, g.padding, g.dilation, g.padded
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _batch_last(*key: Any) -> bool:
+    """`batch_last` per geometry, remembered: tiny convolutions run in 50 us."""
+    n, c, o, kernel, stride, padding, dilation, padded = key
+    spatial = tuple(s - 2 * p for s, p in zip(padded, padding, strict=True))
+    g = ConvGeometry((n, c, *spatial), (o, c, *kernel), stride, padding, dilation, "direct")
     return batch_last_gain(g) > 0
 
 
