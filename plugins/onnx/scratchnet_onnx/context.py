@@ -235,8 +235,9 @@ class ConversionContext:
             self._used.add(name)
         node_name = self.fresh_name(f"{self.path or 'graph'}/{op_type}")
         self.nodes.append(
-            helper.make_node(op_type, list(inputs), names, name=node_name, domain=domain or None,
-                             **attributes)
+            helper.make_node(
+                op_type, list(inputs), names, name=node_name, domain=domain or None, **attributes
+            )
         )
         return names[0]
 
@@ -254,8 +255,7 @@ class ConversionContext:
             ) from None
         if schema.deprecated:
             raise OpsetError(
-                f"cannot export {self.where} with opset {self.opset}: {op_type} is deprecated "
-                "there"
+                f"cannot export {self.where} with opset {self.opset}: {op_type} is deprecated there"
             )
 
     def require_opset(self, version: int, feature: str) -> None:

@@ -86,7 +86,7 @@ def _resolve_opset(opset: Any) -> int:
     return int(opset)
 
 
-def _resolve_input_shape(model: Model, input_shape: Sequence[int] | None) -> tuple[int, ...]:
+def _resolve_input_shape(model: Model, input_shape: Any) -> tuple[int, ...]:
     if input_shape is None:
         known = getattr(model, "input_shape", None)
         if known is None:
@@ -101,15 +101,19 @@ def _resolve_input_shape(model: Model, input_shape: Sequence[int] | None) -> tup
         raise ConfigurationError(
             f"export: input_shape must be a sequence of positive integers, got {input_shape!r}"
         )
-    shape = tuple(input_shape)
-    if not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in shape) or any(
-        int(s) < 1 for s in shape
-    ):
+    shape: tuple[Any, ...] = tuple(input_shape)
+    if not all(_positive_integer(s) for s in shape):
         raise ConfigurationError(
             "export: input_shape must be positive integers (one sample, no batch axis), got "
             f"{input_shape!r}"
         )
     return tuple(int(s) for s in shape)
+
+
+def _positive_integer(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return False
+    return int(value) >= 1
 
 
 def _rename_output(ctx: ConversionContext, last: str) -> None:
@@ -378,7 +382,12 @@ def verify(
         scale = max(scale, float(np.abs(expected).max()))
     scale = scale if scale > 0 else 1.0
     report = VerificationReport(
-        worst, scale, worst / scale, limit, dtype, tuple(int(n) for n in batch_sizes),
+        worst,
+        scale,
+        worst / scale,
+        limit,
+        dtype,
+        tuple(int(n) for n in batch_sizes),
         f"onnxruntime {ort.__version__}",
     )
     if not report.ok:

@@ -42,7 +42,8 @@ GELU_OPSET = 20
 
 @converter()
 def convert_gelu(ctx: ConversionContext, activation: Any, x: str) -> str:
-    """``gelu`` -> ``Gelu(approximate)`` from opset 20; before it, the formula:
+    """``gelu`` -> ``Gelu(approximate)`` from opset 20; before it, and for float64 models
+    (ONNX Runtime's float64 ``Gelu`` is accurate to 1e-10 only), the formula:
     ``0.5 x (1 + erf(x / sqrt 2))``, or with ``approximate="tanh"``
     ``0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))``.
 
@@ -54,7 +55,7 @@ def convert_gelu(ctx: ConversionContext, activation: Any, x: str) -> str:
     ['Mul', 'Erf', 'Add', 'Mul', 'Mul']
     """
     approximate = str(activation.get_config()["approximate"])
-    if ctx.opset >= GELU_OPSET:
+    if ctx.opset >= GELU_OPSET and ctx.dtype != np.float64:
         return ctx.add_node("Gelu", [x], approximate=approximate)
     one, half = ctx.constant(1.0), ctx.constant(0.5)
     if approximate == "tanh":
@@ -84,7 +85,8 @@ def convert_silu(ctx: ConversionContext, activation: Any, x: str) -> str:
 
 @converter()
 def convert_elu(ctx: ConversionContext, activation: Any, x: str) -> str:
-    """``elu`` -> ``Elu(alpha)``.
+    """``elu`` -> ``Elu(alpha)``; for float64 models its formula with a float64 ``alpha``
+    (ONNX float attributes are float32, and ONNX Runtime has no float64 ``Elu`` from opset 21).
 
     >>> import numpy as np, scratchnet_core as sn
     >>> from scratchnet_onnx.context import ConversionContext
@@ -92,13 +94,21 @@ def convert_elu(ctx: ConversionContext, activation: Any, x: str) -> str:
     >>> convert_elu(ctx, sn.get_activation_functions()["elu"](), "x")
     'Elu_0'
     """
-    return ctx.add_node("Elu", [x], alpha=float(activation.get_config()["alpha"]))
+    alpha = float(activation.get_config()["alpha"])
+    if ctx.dtype != np.float64:
+        return ctx.add_node("Elu", [x], alpha=alpha)
+    negative = ctx.add_node("Min", [x, ctx.constant(0.0)])
+    expm1 = ctx.add_node("Sub", [ctx.add_node("Exp", [negative]), ctx.constant(1.0)])
+    scaled = ctx.add_node("Mul", [expm1, ctx.constant(alpha)])
+    return ctx.add_node("Where", [ctx.add_node("Greater", [x, ctx.constant(0.0)]), x, scaled])
 
 
 @converter()
 def convert_softplus(ctx: ConversionContext, activation: Any, x: str) -> str:
     """``softplus`` -> ``Softplus(beta x) / beta``, and ``x`` itself where ``beta x >
-    threshold`` (PyTorch's definition, as the extras activation has it).
+    threshold`` (PyTorch's definition, as the extras activation has it). Float64 models get
+    ``max(bx, 0) + log(1 + exp(-|bx|))`` instead of ``Softplus``, which ONNX Runtime has no
+    float64 kernel for from opset 21.
 
     >>> import numpy as np, scratchnet_core as sn
     >>> from scratchnet_onnx.context import ConversionContext
@@ -110,7 +120,12 @@ def convert_softplus(ctx: ConversionContext, activation: Any, x: str) -> str:
     config = activation.get_config()
     beta, threshold = float(config["beta"]), float(config["threshold"])
     bx = x if beta == 1.0 else ctx.add_node("Mul", [x, ctx.constant(beta)])
-    soft = ctx.add_node("Softplus", [bx])
+    if ctx.dtype != np.float64:
+        soft = ctx.add_node("Softplus", [bx])
+    else:  # max(bx, 0) + log(1 + exp(-|bx|)): no float64 Softplus kernel from opset 21
+        tail = ctx.add_node("Exp", [ctx.add_node("Neg", [ctx.add_node("Abs", [bx])])])
+        log1p = ctx.add_node("Log", [ctx.add_node("Add", [tail, ctx.constant(1.0)])])
+        soft = ctx.add_node("Add", [ctx.add_node("Max", [bx, ctx.constant(0.0)]), log1p])
     if beta != 1.0:
         soft = ctx.add_node("Div", [soft, ctx.constant(beta)])
     linear = ctx.add_node("Greater", [bx, ctx.constant(threshold)])
@@ -138,7 +153,8 @@ def convert_dropout(ctx: ConversionContext, layer: Layer, x: str) -> str:
 def convert_batch_norm(ctx: ConversionContext, layer: Layer, x: str) -> str:
     """``batch_norm`` / ``batch_norm1d`` / ``batch_norm2d`` -> ``BatchNormalization`` in
     inference mode: ``(x - running_mean) / sqrt(running_var + eps) * weight + bias``
-    (ones and zeros for ``weight`` and ``bias`` when ``affine=False``).
+    (ones and zeros for ``weight`` and ``bias`` when ``affine=False``). Float64 models get
+    that arithmetic instead, with ``1 / sqrt(running_var + eps)`` computed in float64.
 
     >>> import numpy as np, scratchnet_core as sn
     >>> from scratchnet_onnx.context import ConversionContext
@@ -147,6 +163,8 @@ def convert_batch_norm(ctx: ConversionContext, layer: Layer, x: str) -> str:
     'BatchNormalization_0'
     """
     config = layer.get_config()
+    if ctx.dtype == np.float64:
+        return _batch_norm_arithmetic(ctx, layer, x)
     if config["affine"]:
         scale, bias = ctx.parameter(layer, "weight"), ctx.parameter(layer, "bias")
     else:
@@ -157,6 +175,26 @@ def convert_batch_norm(ctx: ConversionContext, layer: Layer, x: str) -> str:
     return ctx.add_node(
         "BatchNormalization", [x, scale, bias, mean, var], epsilon=float(config["eps"])
     )
+
+
+def _batch_norm_arithmetic(ctx: ConversionContext, layer: Layer, x: str) -> str:
+    """Batch norm as the layer computes it at inference, ``(x - mean) * inv_std * weight +
+    bias`` with ``inv_std = 1 / sqrt(running_var + eps)`` computed here in float64 (the
+    ``epsilon`` attribute of ``BatchNormalization`` is a float32)."""
+    config, buffers, params = layer.get_config(), layer.buffers(), layer.parameters()
+    rank = len(ctx.shape(x) or (0,))  # per-sample rank: (C,) or (C, L) or (C, H, W)
+    view = [-1, *[1] * (rank - 1)]
+    inv_std = 1 / np.sqrt(buffers["running_var"] + float(config["eps"]))
+
+    def tensor(value: np.ndarray, name: str) -> str:
+        return ctx.add_initializer(value.reshape(view), f"{ctx.path}.{name}")
+
+    centered = ctx.add_node("Sub", [x, tensor(buffers["running_mean"], "running_mean")])
+    xhat = ctx.add_node("Mul", [centered, tensor(inv_std, "inv_std")])
+    if not config["affine"]:
+        return xhat
+    scaled = ctx.add_node("Mul", [xhat, tensor(params["weight"], "weight")])
+    return ctx.add_node("Add", [scaled, tensor(params["bias"], "bias")])
 
 
 @converter(min_opset=17)

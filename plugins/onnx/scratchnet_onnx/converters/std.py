@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from scratchnet_core import ActivationFunction, Layer
 
 from ..context import ConversionContext, converter
@@ -68,7 +70,9 @@ def convert_relu(ctx: ConversionContext, activation: ActivationFunction, x: str)
 
 @converter()
 def convert_leaky_relu(ctx: ConversionContext, activation: Any, x: str) -> str:
-    """``leaky_relu`` -> ``LeakyRelu(alpha=negative_slope)``.
+    """``leaky_relu`` -> ``LeakyRelu(alpha=negative_slope)``; for float64 models its
+    formula with the slope as a float64 tensor (ONNX float attributes are float32, and ONNX
+    Runtime has no float64 ``LeakyRelu`` or ``PRelu`` from opset 21).
 
     >>> import numpy as np, scratchnet_core as sn
     >>> from scratchnet_onnx.context import ConversionContext
@@ -77,7 +81,11 @@ def convert_leaky_relu(ctx: ConversionContext, activation: Any, x: str) -> str:
     >>> round(ctx.nodes[0].attribute[0].f, 6)
     0.2
     """
-    return ctx.add_node("LeakyRelu", [x], alpha=float(activation.get_config()["negative_slope"]))
+    slope = float(activation.get_config()["negative_slope"])
+    if ctx.dtype == np.float64:  # ONNX float attributes are float32: keep the slope exact
+        positive = ctx.add_node("Greater", [x, ctx.constant(0.0)])
+        return ctx.add_node("Where", [positive, x, ctx.add_node("Mul", [x, ctx.constant(slope)])])
+    return ctx.add_node("LeakyRelu", [x], alpha=slope)
 
 
 @converter()
