@@ -212,8 +212,10 @@ def _add_plugin_commands(parser: argparse.ArgumentParser, sub: Any) -> None:
             command, arguments = _load_command(name)
         except ScratchnetError as exc:
             problems.append(str(exc))
-            failed = sub.add_parser(name, help="(unavailable: failed to load, see below)")
-            failed.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+            failed = sub.add_parser(  # takes any arguments (none is an option), reports why
+                name, help="(unavailable: failed to load, see below)", prefix_chars="\0"
+            )
+            failed.add_argument("arguments", nargs="*", help=argparse.SUPPRESS)
             failed.set_defaults(func=_failed_command(exc))
             continue
         added = sub.add_parser(
