@@ -8,11 +8,7 @@ from pathlib import Path
 import pytest
 
 import scratchnet_core as sn
-
-pytest.importorskip("onnx")
-pytest.importorskip("onnxruntime")
-
-from scratchnet_onnx import VerificationReport, export, verify  # noqa: E402
+from scratchnet_onnx import VerificationReport, export, verify
 
 Roundtrip = Callable[..., VerificationReport]
 

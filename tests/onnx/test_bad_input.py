@@ -191,5 +191,5 @@ def test_verify_refuses_a_file_of_another_model(tmp_path: Path) -> None:
     with pytest.raises(sn.ScratchnetError, match="input is tensor\\(float\\)"):
         verify(model64, tmp_path / "m.onnx")
     other = sn.Model([L["linear"](3, 2)], "mse")
-    with pytest.raises(AssertionError, match="does not match Model.predict"):
+    with pytest.raises(AssertionError, match=r"does not match Model\.predict"):
         verify(other, tmp_path / "m.onnx")
