@@ -35,6 +35,13 @@ MODULES = [
     "scratchnet_extras.costs",
     "scratchnet_extras.layers",
     "scratchnet_extras.optimizers",
+    "scratchnet_onnx",
+    "scratchnet_onnx.command",
+    "scratchnet_onnx.context",
+    "scratchnet_onnx.converters.extras",
+    "scratchnet_onnx.converters.std",
+    "scratchnet_onnx.errors",
+    "scratchnet_onnx.exporter",
 ]
 
 WITHOUT_EXAMPLE_OK: set[str] = set()

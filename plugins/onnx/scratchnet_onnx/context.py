@@ -14,7 +14,7 @@ its children with :meth:`ConversionContext.convert`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import onnx
@@ -45,6 +45,7 @@ MIN_OPSET: Final = 13
 F = TypeVar("F", bound=Callable[..., str])
 
 
+@runtime_checkable
 class Converter(Protocol):
     """What a ``scratchnet.onnx_converters`` entry point names.
 
