@@ -274,3 +274,15 @@ def test_identity_only_model_has_an_output_node(roundtrip) -> None:
     assert roundtrip(model, (3,)).ok
     model = sn.Model([L["dropout"](0.5)], "mse")
     assert roundtrip(model, (3, 2)).ok
+
+
+def test_float64_normalisation_keeps_a_float64_epsilon(roundtrip) -> None:
+    # variances near eps: a float32 epsilon (ONNX attributes) would cost 1e-9 relative here
+    batch_norm = L["batch_norm"](3, eps=1e-3)
+    batch_norm.buffers()["running_var"][...] = [1e-6, 2e-3, 1.0]
+    batch_norm.buffers()["running_mean"][...] = [0.5, -0.1, 2.0]
+    layers = [L["linear"](2, 3), batch_norm, L["layer_norm"](3, eps=0.1)]
+    model = sn.Model(layers, "mse", dtype="float64")
+    model.layers[0].parameters()["weight"][...] *= 1e-2
+    for opset in (17, 18):
+        assert roundtrip(model, (2,), opset).relative_error < 1e-13

@@ -200,17 +200,20 @@ def _batch_norm_arithmetic(ctx: ConversionContext, layer: Layer, x: str) -> str:
 @converter(min_opset=17)
 def convert_layer_norm(ctx: ConversionContext, layer: Layer, x: str) -> str:
     """``layer_norm`` -> ``LayerNormalization`` over the last ``len(normalized_shape)`` axes
-    (opset 17 and newer), its statistics computed in the model's dtype.
+    (opset 17 and newer), its statistics computed in the model's dtype. Float64 models get
+    the arithmetic instead (``ReduceMean``, ``Sqrt``, ...), with a float64 ``eps``.
 
     >>> import numpy as np, scratchnet_core as sn
     >>> from scratchnet_onnx.context import ConversionContext
-    >>> ctx = ConversionContext(18, np.dtype("float64"))
+    >>> ctx = ConversionContext(18, np.dtype("float32"))
     >>> _ = convert_layer_norm(ctx, sn.get_layers()["layer_norm"]([3, 4]), "x")
     >>> {a.name: a.i for a in ctx.nodes[0].attribute if a.type == 2}
-    {'axis': -2, 'stash_type': 11}
+    {'axis': -2, 'stash_type': 1}
     """
     config = layer.get_config()
     shape = tuple(int(s) for s in config["normalized_shape"])
+    if ctx.dtype == np.float64:
+        return _layer_norm_arithmetic(ctx, layer, x)
     if config["elementwise_affine"]:
         scale, bias = ctx.parameter(layer, "weight"), ctx.parameter(layer, "bias")
     else:
@@ -223,3 +226,24 @@ def convert_layer_norm(ctx: ConversionContext, layer: Layer, x: str) -> str:
         epsilon=float(config["eps"]),
         stash_type=ctx.elem_type,
     )
+
+
+def _reduce_mean(ctx: ConversionContext, x: str, axes: list[int]) -> str:
+    if ctx.opset >= 18:  # axes became an input in opset 18
+        return ctx.add_node("ReduceMean", [x, ctx.constant(axes, "axes")], keepdims=1)
+    return ctx.add_node("ReduceMean", [x], axes=axes, keepdims=1)
+
+
+def _layer_norm_arithmetic(ctx: ConversionContext, layer: Layer, x: str) -> str:
+    """Layer norm as arithmetic with a float64 ``eps`` (``LayerNormalization``'s ``epsilon``
+    attribute is a float32): ``d = x - mean(x)``, ``d / sqrt(mean(d^2) + eps)``."""
+    config = layer.get_config()
+    axes = list(range(-len(config["normalized_shape"]), 0))
+    centered = ctx.add_node("Sub", [x, _reduce_mean(ctx, x, axes)])
+    var = _reduce_mean(ctx, ctx.add_node("Mul", [centered, centered]), axes)
+    root = ctx.add_node("Sqrt", [ctx.add_node("Add", [var, ctx.constant(float(config["eps"]))])])
+    xhat = ctx.add_node("Div", [centered, root])
+    if not config["elementwise_affine"]:
+        return xhat
+    scaled = ctx.add_node("Mul", [xhat, ctx.parameter(layer, "weight")])
+    return ctx.add_node("Add", [scaled, ctx.parameter(layer, "bias")])
