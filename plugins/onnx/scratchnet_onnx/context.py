@@ -332,12 +332,21 @@ class ConversionContext:
             raise KeyError(f"{self.where} has no parameter or buffer {name!r}")
         return self.add_initializer(arrays[name], f"{self.path}.{name}" if self.path else name)
 
-    def convert(self, component: Layer | ActivationFunction, input_name: str, path: str) -> str:
+    def convert(
+        self,
+        component: Layer | ActivationFunction,
+        input_name: str,
+        path: str,
+        *,
+        activation: bool = True,
+    ) -> str:
         """Convert one component (a layer of the model, a child of a container, or a layer's
         activation), then its output activation; return the name of its output.
 
         ``path`` names it, as parameters are named: ``"3"`` for the model's fourth layer,
         ``"3.block.0"`` for a child of a container, ``"3.activation"`` for an activation.
+        ``activation=False`` returns a layer's pre-activation instead (for a container whose
+        own ``activation`` is its last child's, as ``sequential``'s is).
         """
         where = f"layer {path}"
         name, found = find_converter(component, where)
@@ -364,9 +373,9 @@ class ConversionContext:
                 )
             if out_shape is not None:
                 self.set_shape(output, out_shape)
-            activation = component.activation if isinstance(component, Layer) else None
-            if activation is not None:
-                output = self.convert(activation, output, f"{path}.activation")
+            after = component.activation if isinstance(component, Layer) and activation else None
+            if after is not None:
+                output = self.convert(after, output, f"{path}.activation")
         finally:
             self.path = outer
         return output
