@@ -193,3 +193,17 @@ def test_verify_refuses_a_file_of_another_model(tmp_path: Path) -> None:
     other = sn.Model([L["linear"](3, 2)], "mse")
     with pytest.raises(AssertionError, match=r"does not match Model\.predict"):
         verify(other, tmp_path / "m.onnx")
+
+
+def test_a_converter_that_is_not_callable(fresh_runtime_registrations) -> None:
+    sn.register("layers", "test_scale")(Scale)
+    sn.register("onnx_converters", "test_scale")(42)
+    with pytest.raises(sn.PluginLoadError, match="must be callable"):
+        to_onnx(sn.Model([Scale(3)], "mse"), (3,))
+
+
+def test_an_unregistered_layer_class(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConverterNotFoundError, match=r"layer 0 \(Scale\(3\), registry name \(none\)"
+    ):
+        export(sn.Model([Scale(3)], "mse"), tmp_path / "m.onnx", input_shape=(3,))

@@ -21,7 +21,7 @@ import onnx
 from numpy.typing import ArrayLike
 from onnx import TensorProto, helper, numpy_helper
 
-from scratchnet_core import ActivationFunction, Layer, ShapeError, get_registry
+from scratchnet_core import ActivationFunction, Layer, PluginLoadError, ShapeError, get_registry
 
 from .errors import ConverterNotFoundError, OpsetError
 
@@ -134,8 +134,14 @@ def find_converter(component: object, where: str = "component") -> tuple[str, Co
         if name in converters:
             found = converters[name]
             if not callable(found):
-                raise ConverterNotFoundError(
-                    where, repr(component), [name], _distribution(kind, name)
+                dist, _ = converters.origin(name)
+                raise PluginLoadError(
+                    "onnx_converters",
+                    name,
+                    repr(found),
+                    dist,
+                    f"a converter must be callable as convert(ctx, component, input_name), got "
+                    f"{type(found).__name__}",
                 )
             return name, found
     distribution = _distribution(kind, names[0]) if names else None
