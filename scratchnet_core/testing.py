@@ -514,7 +514,7 @@ def run_checks(names: Sequence[str] = (), seed: int = 0) -> list[CheckResult]:
     """The kit over installed components (all, or those whose registry name is in ``names``;
     ``kind:name`` narrows to one kind). Aliases of one object are checked once.
 
-    >>> [r.status for r in run_checks(["relu", "costs:mse"])]
+    >>> [r.status for r in run_checks(["activations:relu", "costs:mse"])]
     ['ok', 'ok']
     """
     from .registry import KINDS, get_registry
