@@ -42,6 +42,7 @@ MODULES = [
     "scratchnet_onnx.converters.std",
     "scratchnet_onnx.errors",
     "scratchnet_onnx.exporter",
+    "scratchnet_onnx.testing",
 ]
 
 WITHOUT_EXAMPLE_OK: set[str] = set()
