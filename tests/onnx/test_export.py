@@ -19,6 +19,7 @@ import scratchnet_core as sn
 from scratchnet_onnx import (
     DEFAULT_OPSET,
     UnsupportedByRuntimeError,
+    VerificationError,
     export,
     max_opset,
     to_onnx,
@@ -264,9 +265,14 @@ def test_every_opset_from_13_to_the_newest_runs(roundtrip) -> None:
     model = sn.Model(
         [L["conv1d"](2, 3, 3), L["global_avg_pool"](), L["linear"](3, 4, "gelu")], "mse"
     )
-    ort_newest = 23  # the newest opset ONNX Runtime 1.22+ implements fully
-    for opset in range(13, min(max_opset(), ort_newest) + 1):
-        assert roundtrip(model, (2, 7), opset).ok, opset
+    for opset in range(13, max_opset() + 1):
+        try:
+            report = roundtrip(model, (2, 7), opset)
+        except VerificationError as exc:  # an onnx newer than the installed ONNX Runtime
+            if opset > 21 and "opset" in str(exc).lower():
+                break
+            raise
+        assert report.ok, opset
 
 
 def test_identity_only_model_has_an_output_node(roundtrip) -> None:
