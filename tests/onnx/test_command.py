@@ -29,10 +29,10 @@ def test_export_and_verify_a_model_file(tmp_path: Path, capsys) -> None:
     args = ["export", str(tmp_path / "cnn.npz"), str(out), "--input-shape", "1,4,6", "--verify"]
     assert main(args) == 0
     text = capsys.readouterr().out
-    assert "wrote" in text and "opset 18, float32" in text
+    assert "wrote" in text and "opset 20, float32" in text
     assert "input 'input' (batch, 1, 4, 6) -> output 'output' (batch, 4)" in text
     assert "verify: ok: onnxruntime" in text and "tolerance 1e-05" in text
-    assert onnx.load(out).opset_import[0].version == 18
+    assert onnx.load(out).opset_import[0].version == 20
     assert main([*args, "--opset", "21"]) == 0
     assert onnx.load(out).opset_import[0].version == 21
 

@@ -58,7 +58,7 @@ class ExportCommand:
             type=int,
             default=None,
             metavar="N",
-            help="ai.onnx opset to write (default: scratchnet_onnx.DEFAULT_OPSET, 18)",
+            help="ai.onnx opset to write (default: scratchnet_onnx.DEFAULT_OPSET, 20)",
         )
         parser.add_argument(
             "--input-shape",

@@ -48,10 +48,9 @@ __all__ = [
     "verify",
 ]
 
-DEFAULT_OPSET: Final = 18
-"""The opset written when none is asked for: read by ONNX Runtime 1.14 and newer (2023),
-the default of ``torch.onnx.export``, and the newest at which ONNX Runtime's CPU provider
-still runs ``LeakyRelu``, ``Elu`` and ``Softplus`` in float64."""
+DEFAULT_OPSET: Final = 20
+"""The opset written when none is asked for: the default of ``torch.onnx.export`` in
+PyTorch 2.13, read by ONNX Runtime 1.17 and newer, the first with a ``Gelu`` operator."""
 
 INPUT_NAME: Final = "input"
 OUTPUT_NAME: Final = "output"
@@ -139,7 +138,7 @@ def to_onnx(
     >>> model = sn.Model([sn.get_layers()["linear"](3, 2, "relu")], "mse")
     >>> proto = to_onnx(model, input_shape=(3,))
     >>> [n.op_type for n in proto.graph.node], proto.opset_import[0].version
-    (['Gemm', 'Relu'], 18)
+    (['Gemm', 'Relu'], 20)
     """
     version = _resolve_opset(opset)
     shape = _resolve_input_shape(model, input_shape)
