@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +62,13 @@ def test_errors_are_reported_with_status_1(tmp_path: Path, capsys) -> None:
     assert main(args) == 1
     assert "no model file" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["untrained.npz"]
+
+
+def test_building_the_command_line_does_not_import_onnx() -> None:
+    code = (
+        "import sys; from scratchnet_core.cli import build_parser; "
+        "assert 'export' in build_parser().format_help(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('onnx', 'onnxruntime')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
