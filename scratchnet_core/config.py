@@ -50,7 +50,7 @@ import numpy as np
 
 from . import data as datasets
 from ._random import seed as seed_rng
-from .errors import ConfigurationError, OptionalDependencyError, ScratchnetError
+from .errors import ConfigurationError, OptionalDependencyError, ScratchnetError, ShapeError
 from .interfaces import Array
 from .model import Model
 from .registry import get_registry
@@ -127,22 +127,34 @@ class _Lines:
     def __init__(self, text: str) -> None:
         self.lines: dict[tuple[str, ...], int] = {}
         table: tuple[str, ...] = ()
-        counters: dict[str, int] = {}
+        # the last index of each array of tables, by its path with the indices of the arrays
+        # it sits in: [[model.layers.block]] belongs to the latest [[model.layers]]
+        self._last: dict[tuple[str, ...], int] = {}
         for number, raw in enumerate(text.splitlines(), start=1):
             line = raw.split("#", 1)[0].strip()
             if not line:
                 continue
             if match := self._ARRAY.match(line):
-                name = match[1]
-                index = counters.get(name, 0)
-                counters[name] = index + 1
-                table = (*self._split(name), str(index))
+                parts = self._split(match[1])
+                array = (*self._resolve(parts[:-1]), parts[-1])
+                index = self._last.get(array, -1) + 1
+                self._last[array] = index
+                table = (*array, str(index))
                 self.lines[table] = number
             elif match := self._TABLE.match(line):
-                table = self._split(match[1])
+                table = self._resolve(self._split(match[1]))
                 self.lines[table] = number
             elif match := self._KEY.match(line):
                 self.lines[(*table, *self._split(match[1]))] = number
+
+    def _resolve(self, parts: tuple[str, ...]) -> tuple[str, ...]:
+        """A dotted table name as a path, each array of tables at its latest element."""
+        path: tuple[str, ...] = ()
+        for part in parts:
+            path = (*path, part)
+            if path in self._last:
+                path = (*path, str(self._last[path]))
+        return path
 
     @staticmethod
     def _split(dotted: str) -> tuple[str, ...]:
@@ -226,9 +238,13 @@ def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) ->
     if isinstance(spec, str):
         name, kwargs = spec, {}
     else:
+        if kind == "layers" and "type" not in spec and "layers" in spec:
+            spec = {"type": "sequential", **spec}  # a table of just `layers`: a sequential
         if "type" not in spec or not isinstance(spec["type"], str):
             raise config.error(where, f'needs type = "<{kind} registry name>"')
         name, kwargs = spec["type"], {k: v for k, v in spec.items() if k != "type"}
+        if kind == "layers":  # containers: arrays of tables are their children, built here
+            kwargs = {k: _children(config, v, (*where, k)) for k, v in kwargs.items()}
     try:
         cls = get_registry(kind)[name]
     except ScratchnetError as exc:
@@ -247,7 +263,40 @@ def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) ->
     try:
         return cls(**kwargs)
     except (ScratchnetError, TypeError, ValueError) as exc:
-        raise config.error(where, str(exc)) from None
+        message = str(exc)
+        named = [k for k in kwargs if re.search(rf"\b{re.escape(k)}\b", message)]
+        raise config.error((*where, named[0]) if named else where, message) from None
+
+
+def _nested_where(spec: Any, where: tuple[str, ...], labels: Any) -> tuple[str, ...]:
+    """The config path of the layer a container's error names by ``labels`` (``("block",
+    "[1]")``): ``model.layers[3].block[1]``; as far as the tables go."""
+    for label in labels:
+        match = re.fullmatch(r"(\w*)\[(\d+)\]|(\w+)", str(label))
+        if match is None:
+            break
+        key, index = (match[1] or match[3]), match[2]
+        if key:
+            if not isinstance(spec, dict) or key not in spec:
+                break
+            spec, where = spec[key], (*where, key)
+        if index is not None:
+            if isinstance(spec, dict) and isinstance(spec.get("layers"), list):
+                spec, where = spec["layers"], (*where, "layers")
+            if not isinstance(spec, list) or int(index) >= len(spec):
+                break
+            spec, where = spec[int(index)], (*where, index)
+    return where
+
+
+def _children(config: _Config, value: Any, where: tuple[str, ...]) -> Any:
+    """An array of tables (``[[model.layers.block]]``) as a list of layers, each built with
+    its full path (``model.layers[3].block[1]``); any other value as it is."""
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return [
+            _component(config, "layers", item, (*where, str(j))) for j, item in enumerate(value)
+        ]
+    return value
 
 
 def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[Array, Array]:
@@ -336,6 +385,17 @@ def run_config(
         model = Model(layers, cost, optimizer, dtype=model_table.get("dtype"))
     except ScratchnetError as exc:
         raise config.error(("model",), str(exc)) from None
+    try:  # shapes through every layer and container, before any training
+        model.output_shape(X.shape[1:])
+    except ShapeError as exc:
+        where = ("model",)
+        if exc.index is not None:
+            where = _nested_where(
+                model_table["layers"][exc.index],
+                ("model", "layers", str(exc.index)),
+                getattr(exc, "scratchnet_path", ()),
+            )
+        raise config.error(where, f"for data of shape {X.shape[1:]}: {exc}") from None
 
     fit = dict(doc.get("fit", {}))
     if verbose is not None:

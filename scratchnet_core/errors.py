@@ -202,7 +202,10 @@ class ShapeError(ScratchnetError, ValueError):
 
     def at_index(self, index: int) -> ShapeError:
         """The same error, now naming the layer's position in its model."""
-        return ShapeError(self.layer, self.expected, self.actual, index, self.detail)
+        error = ShapeError(self.layer, self.expected, self.actual, index, self.detail)
+        extra = {k: v for k, v in vars(self).items() if k not in vars(error)}
+        vars(error).update(extra)  # such as the path inside a container
+        return error
 
 
 class DataError(ScratchnetError, ValueError):

@@ -302,6 +302,12 @@ class Layer(Component):
         """Count of trainable scalars."""
         return int(sum(p.size for p in self._params.values()))
 
+    def children(self) -> dict[str, Layer]:
+        """The layers inside this one by name, for containers (``{"0": ..., "1": ...}`` for a
+        ``sequential``, ``{"block": ..., "shortcut": ...}`` for a ``residual``); a container's
+        parameters are named ``"<child name>.<name>"``. Empty for a plain layer."""
+        return {}
+
     def get_config(self) -> dict[str, Any]:
         return {"dtype": self.dtype.name}
 

@@ -28,6 +28,7 @@ from .errors import (
 from .hooks import make_plugin_manager
 from .hookspecs import hookimpl
 from .interfaces import Array, CostFunction, Layer, Optimizer, as_float_dtype
+from .registry import get_registry
 
 __all__ = ["History", "Model"]
 
@@ -206,6 +207,8 @@ class Model:
         if not layers:
             raise ConfigurationError("Model: layers must hold at least one layer, got none")
         for i, layer in enumerate(layers):
+            if isinstance(layer, list):  # a list where a layer is expected is a sequential
+                layers[i] = layer = get_registry("layers")["sequential"](layer)
             if not isinstance(layer, Layer):
                 raise ConfigurationError(
                     f"Model: layers[{i}] must be a scratchnet_core.Layer, got {layer!r}"
@@ -314,32 +317,9 @@ class Model:
         ``input_shape`` (one sample, no batch axis) defaults to the shape of the data the
         model last saw; without either, output shapes are not shown.
         """
-        shape = tuple(input_shape) if input_shape is not None else self.input_shape
-        rows = [("#", "layer", "output shape", "parameters")]
-        for i, layer in enumerate(self.layers):
-            shown = "?"
-            if shape is not None:
-                try:
-                    shape = layer.output_shape(shape)
-                    shown = "(N, " + ", ".join(map(str, shape)) + ")"
-                except ShapeError as exc:
-                    raise exc.at_index(i) from None
-            rows.append((str(i), repr(layer), shown, f"{layer.num_parameters():,}"))
-        widths = [max(len(r[c]) for r in rows) for c in range(4)]
-        lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)) for r in rows]
-        rule = "-" * len(lines[0])
-        text = "\n".join(
-            [
-                lines[0],
-                rule,
-                *lines[1:],
-                rule,
-                f"total parameters: {self.num_parameters():,} ({self.dtype.name}); "
-                f"cost {type(self.cost_function).__name__}, optimizer {self.optimizer!r}",
-            ]
-        )
-        (print_fn or _write_line)(text)
-        return text
+        from .summary import summarize
+
+        return summarize(self, input_shape, print_fn)
 
     # ------------------------------------------------------------------ shapes and data
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:

@@ -128,13 +128,18 @@ def _plugins_used(model: Model) -> list[dict[str, str]]:
             "version": version,
         }
 
-    for layer in model.layers:
+    def note_layer(layer: Any) -> None:  # containers: their children too, to any depth
         note("layers", layer)
         if layer.activation is not None:
             note("activations", layer.activation)
         backend = getattr(layer, "backend", None)
         if isinstance(backend, str):
             note("conv_backends", backend)
+        for child in layer.children().values():
+            note_layer(child)
+
+    for layer in model.layers:
+        note_layer(layer)
     note("costs", model.cost_function)
     note("optimizers", model.optimizer)
     return list(used.values())
@@ -291,7 +296,7 @@ def _header(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
     raw = _read_member(archive, HEADER, None, np.dtype(np.uint8), source)
     try:
         header = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{source}: the header is not valid JSON: {exc}") from exc
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFileError(
@@ -384,6 +389,9 @@ def _missing_plugin(exc: PluginNotFoundError, header: Mapping[str, Any]) -> Miss
                 f"{version}): install it with `pip install {dist}`."
             )
             break
+    where = getattr(exc, "scratchnet_path", None)  # inside a container
+    if where:
+        hint += f" It is used at {where}."
     return MissingPluginError(exc.kind, exc.requested, exc.available, hint=hint)
 
 

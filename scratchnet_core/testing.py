@@ -150,6 +150,8 @@ def _reseed(layer: Layer, seed: int) -> None:
     finite differences see the same draws."""
     if hasattr(layer, "rng"):
         layer.rng = np.random.default_rng(seed)
+    for child in layer.children().values():  # containers: every layer inside
+        _reseed(child, seed)
 
 
 def check_layer_gradients(
@@ -277,6 +279,9 @@ def check_layer(
     y = layer32.forward(x.astype(np.float32), training=True)
     if y.dtype != np.float32:
         raise AssertionError(f"{name}: float32 layer gave {y.dtype} output")
+    for pname, value in {**layer32.parameters(), **layer32.buffers()}.items():
+        if value.dtype != np.float32:  # containers: their children's arrays too
+            raise AssertionError(f"{name}: float32 layer holds {pname!r} as {value.dtype}")
     if tuple(y.shape[1:]) != layer32.output_shape(tuple(input_shape)):
         raise AssertionError(
             f"{name}: output_shape says {layer32.output_shape(tuple(input_shape))}, forward "

@@ -77,7 +77,7 @@ verbose = 0
         ),
         (
             ("out_features = 1", "out_features = 0"),
-            r"c\.toml:7: model\.layers\[0\]: linear: out_features must be >= 1",
+            r"c\.toml:10: model\.layers\[0\]\.out_features: linear: out_features must be >= 1",
         ),
         (
             ("verbose = 0", "verbose = true"),
