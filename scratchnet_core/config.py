@@ -388,7 +388,7 @@ def run_config(
     try:  # shapes through every layer and container, before any training
         model.output_shape(X.shape[1:])
     except ShapeError as exc:
-        where = ("model",)
+        where: tuple[str, ...] = ("model",)
         if exc.index is not None:
             where = _nested_where(
                 model_table["layers"][exc.index],

@@ -1,6 +1,6 @@
-"""The table behind :meth:`Model.summary`: layers, output shapes and parameter counts.
+"""The table behind `Model.summary`: layers, output shapes and parameter counts.
 
-Containers (layers with :meth:`~scratchnet_core.Layer.children`) show as a tree: each child
+Containers (layers whose `Layer.children` is not empty) show as a tree: each child
 on its own row, indented under its container, with its path (the prefix of its parameter
 names, ``"1.block.0"``), its output shape and its parameter count; a container's count is
 the sum of its children's. A container tells the summary what each child sees through

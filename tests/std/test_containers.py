@@ -438,3 +438,19 @@ def test_damaged_container_headers_are_refused_safely(tmp_path: Path) -> None:
     for change, error, message in cases:
         with pytest.raises(error, match=message):
             sn.Model.load(with_header(tmp_path, change))
+
+
+def test_concat_along_a_spatial_axis() -> None:
+    def make(dtype: str) -> sn.Layer:
+        return concat(
+            [convolutional_2d(2, 3, 3, 1), convolutional_2d(2, 3, (1, 3), activation="tanh")],
+            axis=-1,
+            dtype=dtype,
+        )
+
+    check_layer(make, (2, 4, 4), bad_input_shape=(3, 4, 4))
+    assert make("float32").output_shape((2, 4, 4)) == (3, 4, 6)
+    with pytest.raises(sn.ShapeError, match="non-batch axis 3"):
+        concat([linear(2, 2)], axis=3).output_shape((2,))
+    with pytest.raises(sn.ShapeError, match="non-batch axis -2"):
+        concat([linear(2, 2)], axis=-2).forward(np.zeros((1, 2), dtype=np.float32))

@@ -1,21 +1,21 @@
 """Containers: layers made of layers, so that skip connections and parallel branches compose.
 
-- :class:`Sequential` (``sequential``): its layers in order, as ``torch.nn.Sequential``;
-- :class:`Residual` (``residual``): ``activation(block(x) + shortcut(x))``, the shortcut the
+- `Sequential` (``sequential``): its layers in order, as ``torch.nn.Sequential``;
+- `Residual` (``residual``): ``activation(block(x) + shortcut(x))``, the shortcut the
   identity when not given, as in a ResNet;
-- :class:`Concat` (``concat``): every branch sees the same input, their outputs are joined
+- `Concat` (``concat``): every branch sees the same input, their outputs are joined
   along ``axis`` (channels by default), as in an Inception block;
-- :class:`Activation` (``activation``): an activation as a layer of its own, as Keras'
+- `Activation` (``activation``): an activation as a layer of its own, as Keras'
   ``Activation`` or ``torch.nn.ReLU``, for conv -> batch norm -> relu.
 
-Wherever a container takes a layer it also takes a list of layers (a :class:`Sequential`),
+Wherever a container takes a layer it also takes a list of layers (a `Sequential`),
 a registry name or a spec dict ``{"name": ..., "config": {...}}``; containers nest to any
-depth (up to :data:`MAX_DEPTH`). A container's parameters, gradients and buffers are its
+depth (up to `MAX_DEPTH`). A container's parameters, gradients and buffers are its
 children's, named by path: ``"0.weight"`` in a sequential, ``"block.1.weight"`` and
 ``"shortcut.0.weight"`` in a residual, ``"branches.2.0.bias"`` in a concat (a model adds its
 own index in front: ``"3.block.1.weight"``). ``training``, ``needs_input_grad``, the dtype
 (``to()``) and ``output_shape`` pass through to the children; a second ``backward`` without
-a ``forward`` raises :class:`~scratchnet_core.BackwardError`, as for any layer.
+a ``forward`` raises `BackwardError`, as for any layer.
 
 ``get_config()`` names every child by registry name and config (a sequential child as a
 plain list), so containers save to model files and rebuild from them like any layer.
@@ -67,7 +67,9 @@ def _inside(owner: str, label: str) -> Iterator[str]:
     path = (*(_PATH.get() or (owner,)), label)
     where = _join(path)
     if len(path) > MAX_DEPTH:
-        raise ConfigurationError(f"{where}: containers nest deeper than {MAX_DEPTH} levels")
+        error = ConfigurationError(f"{where}: containers nest deeper than {MAX_DEPTH} levels")
+        error.scratchnet_path = where  # type: ignore[attr-defined]
+        raise error
     token = _PATH.set(path)
     try:
         yield where
@@ -117,7 +119,7 @@ def _shape(shape: Sequence[int]) -> str:
 
 
 def _nested(exc: ShapeError, container: str, label: str) -> ShapeError:
-    """A child's :class:`ShapeError`, now naming its path inside ``container``."""
+    """A child's `ShapeError`, now naming its path inside ``container``."""
     path = (label, *getattr(exc, "scratchnet_path", ()))
     leaf = getattr(exc, "scratchnet_leaf", exc.layer)
     error = ShapeError(
@@ -423,7 +425,7 @@ class Residual(_Container):
     dtype:
         ``float32`` or ``float64``; by default the dtype the children's parameters share.
 
-    Both paths must give one shape; a mismatch is a :class:`~scratchnet_core.ShapeError`
+    Both paths must give one shape; a mismatch is a `ShapeError`
     naming both and the shortcut that would fix it, raised by ``output_shape`` (which a model
     calls on its data before the first step).
 
