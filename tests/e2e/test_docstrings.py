@@ -40,6 +40,7 @@ MODULES = [
     "scratchnet_onnx",
     "scratchnet_onnx.command",
     "scratchnet_onnx.context",
+    "scratchnet_onnx.converters.containers",
     "scratchnet_onnx.converters.extras",
     "scratchnet_onnx.converters.std",
     "scratchnet_onnx.errors",
