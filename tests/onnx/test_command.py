@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 
 import scratchnet_core as sn
 from scratchnet_core.cli import main
@@ -72,3 +73,11 @@ def test_building_the_command_line_does_not_import_onnx() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_malformed_input_shape_is_a_usage_error(capsys) -> None:
+    for bad in ("1,8,x", ",8", "0,3", "a"):
+        with pytest.raises(SystemExit) as info:
+            main(["export", "m.npz", "m.onnx", "--input-shape", bad])
+        assert info.value.code == 2
+        assert "expected positive integers" in capsys.readouterr().err

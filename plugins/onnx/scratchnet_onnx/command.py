@@ -13,6 +13,7 @@ distribution contributes to the ``scratchnet`` command (entry-point group
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 __all__ = ["ExportCommand", "parse_shape"]
@@ -23,17 +24,17 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
     >>> parse_shape("1x8x8")
     (1, 8, 8)
+    >>> parse_shape("1,8,x")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected positive integers separated by commas, ...
     """
-    parts = [p for p in text.replace("x", ",").split(",") if p.strip()]
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1:
+    parts = [p.strip() for p in re.split(r"[,x]", text.strip())]
+    if not all(p.isdigit() for p in parts) or min(int(p) for p in parts) < 1:
         raise argparse.ArgumentTypeError(
             f"expected positive integers separated by commas, such as 1,8,8; got {text!r}"
         )
-    return shape
+    return tuple(int(p) for p in parts)
 
 
 class ExportCommand:
