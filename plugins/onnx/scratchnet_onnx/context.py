@@ -218,6 +218,16 @@ class ConversionContext:
         self._used.add(name)
         return name
 
+    def _numbered(self, prefix: str) -> str:
+        """``prefix_0``, ``prefix_1``, ...: the next unused one."""
+        while True:
+            k = self._counters.get(f"#{prefix}", 0)
+            self._counters[f"#{prefix}"] = k + 1
+            name = f"{prefix}_{k}"
+            if name not in self._used:
+                self._used.add(name)
+                return name
+
     # ------------------------------------------------------------------ nodes
     def add_node(
         self,
@@ -237,7 +247,7 @@ class ConversionContext:
         component being converted.
         """
         self._check_operator(op_type, domain)
-        names = list(outputs) if outputs is not None else [self.fresh_name(f"{op_type}_0")]
+        names = list(outputs) if outputs is not None else [self._numbered(op_type)]
         for name in names:
             self._used.add(name)
         node_name = self.fresh_name(f"{self.path or 'graph'}/{op_type}")
