@@ -22,9 +22,9 @@ class Command(Protocol):
 
     ``help`` is the one line ``scratchnet --help`` shows; ``add_arguments(parser)`` adds the
     arguments (and may set ``parser.description``) to the command's own
-    :class:`argparse.ArgumentParser`; ``run(args)`` runs it
-    and returns the exit status. A :class:`~scratchnet_core.ScratchnetError` raised by
-    ``run`` is reported as ``scratchnet: error: ...`` with status 1.
+    `argparse.ArgumentParser`; ``run(args)`` runs it and returns the exit status. A
+    `ScratchnetError` raised by ``run`` is reported as ``scratchnet: error: ...`` with
+    status 1.
 
     Examples
     --------
@@ -177,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load_command(name: str) -> tuple[Command, argparse.ArgumentParser]:
     """The command ``name`` and a parser holding its arguments (any failure of the plugin's
-    code is raised as :class:`PluginLoadError`)."""
+    code is raised as `PluginLoadError`)."""
     registry = get_registry("commands")
     obj = registry[name]
     try:

@@ -194,7 +194,7 @@ def save_model(model: Model, path: PathLike) -> None:
 def write_atomically(path: PathLike, write: Callable[[BinaryIO], object]) -> None:
     """Call ``write(f)`` on a new file beside ``path``, flush it to disk, then rename it
     over ``path``: readers see the old file or the complete new one, never a half-written
-    one. On any failure the temporary file is removed and the error (an :class:`OSError`
+    one. On any failure the temporary file is removed and the error (an `OSError`
     for the file system's) propagates; ``path`` is untouched.
 
     >>> import tempfile

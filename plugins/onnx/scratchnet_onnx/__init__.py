@@ -7,7 +7,7 @@
 True
 
 Converters are plugins too (entry-point group ``scratchnet.onnx_converters``); see
-:mod:`scratchnet_onnx.context` for the interface.
+`scratchnet_onnx.context` for the interface.
 """
 
 from __future__ import annotations

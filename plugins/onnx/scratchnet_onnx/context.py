@@ -7,8 +7,8 @@ the ``scratchnet.onnx_converters`` registry under the component's registry name.
 
 For a layer, the converter emits the layer up to its *pre-activation*: when
 ``layer.activation`` is set, the exporter converts that activation after it (as
-:meth:`scratchnet_core.Layer.activate` applies it after ``forward``). A container converts
-its children with :meth:`ConversionContext.convert`.
+`scratchnet_core.Layer.activate` applies it after ``forward``). A container converts
+its children with `ConversionContext.convert`.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Converter(Protocol):
     """What a ``scratchnet.onnx_converters`` entry point names.
 
     A callable ``(ctx, component, input_name) -> output_name``; an optional ``min_opset``
-    attribute says the oldest opset it can emit (set by :func:`converter`).
+    attribute says the oldest opset it can emit (set by `converter`).
 
     Examples
     --------
@@ -68,7 +68,7 @@ class Converter(Protocol):
 def converter(min_opset: int = MIN_OPSET) -> Callable[[F], F]:
     """Mark a function as a converter that needs at least ``min_opset``.
 
-    Exporting with an older opset is then an :class:`~scratchnet_onnx.errors.OpsetError`
+    Exporting with an older opset is then an `OpsetError`
     naming the component and the opset it needs, raised before anything is built.
 
     >>> from scratchnet_onnx.context import converter
@@ -120,7 +120,7 @@ def _kind_of(component: object) -> str:
 
 def find_converter(component: object, where: str = "component") -> tuple[str, Converter]:
     """``(registry name, converter)`` for ``component``, trying each of its aliases; a
-    :class:`~scratchnet_onnx.errors.ConverterNotFoundError` names it when none is installed.
+    `ConverterNotFoundError` names it when none is installed.
 
     >>> import scratchnet_core as sn
     >>> from scratchnet_onnx.context import find_converter
@@ -243,7 +243,7 @@ class ConversionContext:
         ``inputs`` are tensor names (``""`` for an omitted optional input); ``outputs``
         default to one fresh name after the operator. Attributes are ONNX attributes
         (ints, floats, strings, lists of them). An operator that does not exist in the
-        target opset is an :class:`~scratchnet_onnx.errors.OpsetError` naming the
+        target opset is an `OpsetError` naming the
         component being converted.
         """
         self._check_operator(op_type, domain)
@@ -277,7 +277,7 @@ class ConversionContext:
 
     def require_opset(self, version: int, feature: str) -> None:
         """Refuse an opset older than ``version`` for ``feature`` (an
-        :class:`~scratchnet_onnx.errors.OpsetError` naming the component being converted).
+        `OpsetError` naming the component being converted).
 
         >>> import numpy as np
         >>> ConversionContext(13, np.dtype("float32")).require_opset(17, "LayerNormalization")

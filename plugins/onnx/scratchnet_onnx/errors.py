@@ -1,6 +1,6 @@
 """The errors of ONNX export and verification.
 
-Each is a :class:`~scratchnet_core.ScratchnetError` and also the builtin it refines, as
+Each is a `ScratchnetError` and also the builtin it refines, as
 every scratchnet error is.
 """
 
@@ -88,9 +88,9 @@ class ExportPathError(ExportError, OSError):
 
 
 class VerificationError(ScratchnetError, AssertionError):
-    """ONNX Runtime's outputs differ from :meth:`Model.predict` beyond the tolerance.
+    """ONNX Runtime's outputs differ from `Model.predict` beyond the tolerance.
 
-    ``report`` holds the measured :class:`~scratchnet_onnx.VerificationReport` (``None``
+    ``report`` holds the measured `VerificationReport` (``None``
     when the graph could not be run at all).
 
     Examples

@@ -131,7 +131,7 @@ def to_onnx(
 ) -> onnx.ModelProto:
     """The ONNX model of ``model``, built and checked in memory (nothing is written).
 
-    See :func:`export` for the arguments and the graph's names.
+    See `export` for the arguments and the graph's names.
 
     >>> import scratchnet_core as sn
     >>> from scratchnet_onnx import to_onnx
@@ -214,9 +214,9 @@ def export(
     Parameters
     ----------
     model:
-        A :class:`scratchnet_core.Model`; every layer and activation in it needs a converter
+        A `scratchnet_core.Model`; every layer and activation in it needs a converter
         (``scratchnet.onnx_converters``), else a
-        :class:`~scratchnet_onnx.errors.ConverterNotFoundError` names it.
+        `ConverterNotFoundError` names it.
     path:
         The ``.onnx`` file. It is written beside and renamed over ``path`` once complete:
         an error leaves no file, and the previous one intact.
@@ -225,7 +225,7 @@ def export(
         shape the model was trained on (``model.input_shape``). Required for a model that
         has not been trained.
     opset:
-        The ``ai.onnx`` opset (:data:`DEFAULT_OPSET` by default; 13 to :func:`max_opset`).
+        The ``ai.onnx`` opset (`DEFAULT_OPSET` by default; 13 to `max_opset`).
 
     The graph's input is ``"input"`` ``(batch, *input_shape)``, its output ``"output"``
     ``(batch, *output_shape)``, in the model's dtype (float32 or float64); ``batch`` is
@@ -255,7 +255,7 @@ def export(
 
 
 class VerificationReport(NamedTuple):
-    """How closely ONNX Runtime reproduced :meth:`Model.predict`.
+    """How closely ONNX Runtime reproduced `Model.predict`.
 
     ``relative_error`` is ``max_abs_error / scale`` with ``scale = max |predict|`` over the
     random inputs (1 when every output is 0); the export passes when it is at most
@@ -329,11 +329,11 @@ def verify(
     tolerance: float | None = None,
 ) -> VerificationReport:
     """Run the exported graph in ONNX Runtime on random normal inputs and compare with
-    ``model.predict``; return the :class:`VerificationReport`.
+    ``model.predict``; return the `VerificationReport`.
 
-    Raises :class:`~scratchnet_onnx.errors.VerificationError` when the relative error exceeds
-    ``tolerance`` (:data:`TOLERANCES`: 1e-5 for float32 models, 1e-10 for float64), and
-    :class:`~scratchnet_onnx.errors.UnsupportedByRuntimeError` when ONNX Runtime has no
+    Raises `VerificationError` when the relative error exceeds
+    ``tolerance`` (`TOLERANCES`: 1e-5 for float32 models, 1e-10 for float64), and
+    `UnsupportedByRuntimeError` when ONNX Runtime has no
     kernel for an operator in the model's dtype. Several batch sizes check that the batch
     axis is dynamic. Needs ``onnxruntime`` (``pip install 'scratchnet-onnx[verify]'``).
 

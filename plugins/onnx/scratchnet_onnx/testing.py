@@ -60,7 +60,7 @@ def example_model(kind: str, name: str, dtype: str = "float32") -> tuple[Model, 
 def check_converter(
     kind: str, name: str, *, dtype: str = "float32", opset: int | None = None
 ) -> VerificationReport:
-    """Export :func:`example_model` of ``kind:name`` (``onnx.checker`` included) and verify it
+    """Export `example_model` of ``kind:name`` (``onnx.checker`` included) and verify it
     in ONNX Runtime against ``Model.predict``; return the report, or raise the export's or
     the verification's error.
 

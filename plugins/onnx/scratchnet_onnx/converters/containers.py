@@ -1,5 +1,5 @@
 """Converters for the containers of ``scratchnet-std``: they convert their children with
-:meth:`~scratchnet_onnx.context.ConversionContext.convert`, so any layer with a converter
+`convert`, so any layer with a converter
 can sit inside them, at any depth.
 
 >>> import numpy as np, scratchnet_core as sn
