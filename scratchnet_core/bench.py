@@ -129,7 +129,7 @@ def bench_conv(
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """A Markdown table of :func:`bench_conv`'s rows."""
+    """A Markdown table of `bench_conv`'s rows."""
     backends = list(rows[0]["ms"]) if rows else []
     header = [
         "N, Cin, Cout, H=W, k, s, p",

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import PluginLoadError, ScratchnetError
-from .registry import KINDS, get_registry
+from .registry import DISABLE_ENV, KINDS, get_registry, unmatched_disabled_entries
 
 __all__ = ["Command", "main"]
 
@@ -68,6 +68,8 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(row[:4], widths, strict=True)), row[4])
     if not rows:
         print("no components installed: the standard set ships in 'scratchnet-std'")
+    for entry in unmatched_disabled_entries():
+        print(f"{DISABLE_ENV}: {entry!r} matches no installed plugin (nothing hidden for it)")
     return 0
 
 
@@ -80,7 +82,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         return 1
     for r in results:
         detail = f": {r.detail}" if r.detail else ""
-        print(f"{r.status:7}  {r.kind}:{r.name}{detail}")
+        label = f"{r.kind}:{r.name}" if r.kind else r.name
+        print(f"{r.status:7}  {label}{detail}")
     failed = [r for r in results if r.status == "failed"]
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "failed", "skipped")}
     print(f"{counts['ok']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
@@ -159,7 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train as a TOML config says (see examples/*.toml)")
     train.add_argument("config", help="the TOML config file")
-    train.add_argument("--output-dir", default=None, help="where output paths are relative to")
+    train.add_argument(
+        "--output-dir",
+        default=None,
+        help="folder the [output] paths are relative to (created if missing; default: the "
+        "config file's folder)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_cmd_train)
 

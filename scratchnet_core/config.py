@@ -27,18 +27,19 @@ A config names every component by its registry name; constructor arguments sit b
     batch_size = 32
 
     [output]
-    model = "xor.npz"       # paths relative to the working directory
+    model = "xor.npz"       # paths relative to the config file (or to --output-dir)
     history = "xor.csv"
     plot = "xor.png"        # written when matplotlib is installed
 
-A wrong key or a wrong type is a :class:`~scratchnet_core.errors.ConfigurationError` naming
-the file, the line and the key. ``data.path`` (for ``source = "npz"``) is relative to the
-config file.
+A wrong key or a wrong type is a `ConfigurationError` naming
+the file, the line and the key. Paths are relative to the config file: ``data.path`` (for
+``source = "npz"``) and the ``[output]`` paths, which ``output_dir`` (``--output-dir``)
+re-roots instead. Every output folder is created, and checked writable, before training
+starts.
 """
 
 from __future__ import annotations
 
-import inspect
 import re
 import sys
 from collections.abc import Mapping
@@ -50,6 +51,8 @@ import numpy as np
 
 from . import data as datasets
 from ._random import seed as seed_rng
+from .checks import output_path
+from .components import check_options
 from .errors import ConfigurationError, OptionalDependencyError, ScratchnetError, ShapeError
 from .interfaces import Array
 from .model import Model
@@ -251,15 +254,11 @@ def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) ->
         raise config.error(
             (*where, "type") if not isinstance(spec, str) else where, str(exc)
         ) from None
-    signature = inspect.signature(cls)
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
-    if not accepts_any:
-        for key in kwargs:
-            if key not in signature.parameters:
-                allowed = ", ".join(p for p in signature.parameters if p != "self")
-                raise config.error(
-                    (*where, key), f"unknown argument of {name!r}; it takes {allowed}"
-                )
+    for key in kwargs:
+        try:
+            check_options(name, cls, [key])
+        except ConfigurationError as exc:
+            raise config.error((*where, key), str(exc)) from None
     try:
         return cls(**kwargs)
     except (ScratchnetError, TypeError, ValueError) as exc:
@@ -385,17 +384,25 @@ def run_config(
         model = Model(layers, cost, optimizer, dtype=model_table.get("dtype"))
     except ScratchnetError as exc:
         raise config.error(("model",), str(exc)) from None
+    sample = tuple(getattr(X, "shape", ())[1:])  # one sample's shape, when X has one
     try:  # shapes through every layer and container, before any training
-        model.output_shape(X.shape[1:])
+        if sample:
+            model.output_shape(sample)
     except ShapeError as exc:
         where: tuple[str, ...] = ("model",)
         if exc.index is not None:
             where = _nested_where(
                 model_table["layers"][exc.index],
                 ("model", "layers", str(exc.index)),
-                getattr(exc, "scratchnet_path", ()),
+                getattr(exc, "scratchnet_labels", ()),
             )
-        raise config.error(where, f"for data of shape {X.shape[1:]}: {exc}") from None
+        raise config.error(where, f"for data of shape {sample}: {exc}") from None
+
+    out = doc.get("output", {})
+    base = Path(output_dir) if output_dir is not None else config.path.parent
+    targets = {  # every output location is checked (folders created) before training
+        key: output_path(f"output.{key}", base / value) for key, value in out.items()
+    }
 
     fit = dict(doc.get("fit", {}))
     if verbose is not None:
@@ -407,18 +414,16 @@ def run_config(
 
     files: dict[str, str] = {}
     notes: list[str] = []
-    out = doc.get("output", {})
-    base = Path(output_dir) if output_dir is not None else Path.cwd()
-    if "model" in out:
-        files["model"] = str(base / out["model"])
+    if "model" in targets:
+        files["model"] = str(targets["model"])
         model.save(files["model"])
-    if "history" in out:
-        files["history"] = str(base / out["history"])
+    if "history" in targets:
+        files["history"] = str(targets["history"])
         history.to_csv(files["history"])
-    if "plot" in out:
+    if "plot" in targets:
         try:
-            history.plot(base / out["plot"])
-            files["plot"] = str(base / out["plot"])
+            history.plot(targets["plot"])
+            files["plot"] = str(targets["plot"])
         except OptionalDependencyError as exc:
             notes.append(f"no plot: {exc}")
     return RunResult(model, history, test_metrics, files, notes)

@@ -1,7 +1,7 @@
 """The installed convolution backends, by registry name (``fft``, ``direct``, ``auto``).
 
 Names resolve case-insensitively in the ``scratchnet.conv_backends`` registry when first asked for
-(see :func:`scratchnet_core.registry.get_registry`).
+(see `scratchnet_core.registry.get_registry`).
 """
 
 from __future__ import annotations

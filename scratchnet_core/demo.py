@@ -8,6 +8,7 @@ import numpy as np
 
 from . import data
 from ._random import seed as seed_rng
+from .checks import output_path
 from .layers import linear
 from .model import History, Model
 from .optimizers import SGD
@@ -34,6 +35,8 @@ def run_xor_demo(plot: str | None = None, seed: int = 0, verbose: int = 1) -> di
     Keys: ``train_loss``, ``train_accuracy``, ``test_accuracy`` and ``plot`` (the file
     written, or a hint when matplotlib is missing, or ``None``).
     """
+    if plot:
+        output_path("--plot", plot)  # a bad location fails now, not after training
     seed_rng(seed)
     rng = np.random.default_rng(seed)
     X, Y = data.xor(500, rng=rng)

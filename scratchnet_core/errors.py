@@ -1,6 +1,6 @@
 """The exceptions scratchnet raises.
 
-Every error derives from :class:`ScratchnetError` and also from the builtin it refines, so
+Every error derives from `ScratchnetError` and also from the builtin it refines, so
 ``except ValueError`` keeps working for callers that do not know scratchnet. Messages name
 the component or argument, what was expected and what was given.
 """
@@ -44,7 +44,7 @@ class ScratchnetError(Exception):
 class PluginNotFoundError(ScratchnetError, KeyError):
     """No component of this kind is registered under this name.
 
-    A :class:`KeyError`, so ``registry.get(name)`` returns ``None`` as a mapping should.
+    A `KeyError`, so ``registry.get(name)`` returns ``None`` as a mapping should.
     The message lists close matches and the installed names.
 
     Examples
@@ -80,7 +80,8 @@ class PluginNotFoundError(ScratchnetError, KeyError):
         else:
             message += (
                 f" No {kind} are installed: the standard set ships in the 'scratchnet-std'"
-                " distribution (pip install scratchnet-std, or `make demo` in a checkout)."
+                " distribution (install it from a scratchnet checkout with `pip install"
+                " plugins/std`, or run `make demo` there)."
             )
         if hint:
             message += " " + hint
@@ -91,7 +92,7 @@ class PluginNotFoundError(ScratchnetError, KeyError):
 
 
 class _PluginAttributeError(PluginNotFoundError, AttributeError):
-    """Raised by the family modules' ``__getattr__``: an :class:`AttributeError`, so that
+    """Raised by the family modules' ``__getattr__``: an `AttributeError`, so that
     ``hasattr``, ``getattr(module, name, default)`` and tools that probe modules (pytest,
     IPython, inspect) work; ``from ... import`` turns it into an ImportError (with Python's
     own "did you mean" from 3.12, which reads the module's ``__dir__``)."""
@@ -159,7 +160,10 @@ class PluginConflictError(ScratchnetError, LookupError):
         choices = ", ".join(f"'{d}:{name}'" for d in self.distributions)
         super().__init__(
             f"{kind} name {name!r} is offered by {len(self.distributions)} distributions "
-            f"({', '.join(self.distributions)}); choose one with a qualified name: {choices}"
+            f"({', '.join(self.distributions)}); choose one with a qualified name "
+            f"'distribution:name' ({choices}), or hide a whole distribution with the "
+            f"environment variable SCRATCHNET_DISABLE_PLUGINS (e.g. SCRATCHNET_DISABLE_PLUGINS="
+            f"{self.distributions[-1]} keeps {self.distributions[0]}'s {name!r})"
         )
 
 
@@ -248,7 +252,7 @@ class OptionalDependencyError(ScratchnetError, ImportError):
 
 class ModelFileError(ScratchnetError, ValueError, OSError):
     """A model file is missing, unwritable, truncated, corrupted, foreign or of an unknown
-    format version. Both a :class:`ValueError` (bad content) and an :class:`OSError` (the
+    format version. Both a `ValueError` (bad content) and an `OSError` (the
     file itself).
 
     Examples
@@ -289,8 +293,8 @@ class BackwardError(ScratchnetError, RuntimeError):
 
 class MissingPluginError(PluginNotFoundError, ModelFileError):
     """A model file names a component whose plugin is not installed: both a
-    :class:`PluginNotFoundError` (it names the distribution to install) and a
-    :class:`ModelFileError` (the file cannot be loaded here).
+    `PluginNotFoundError` (it names the distribution to install) and a
+    `ModelFileError` (the file cannot be loaded here).
 
     Examples
     --------
@@ -304,20 +308,41 @@ class MissingPluginError(PluginNotFoundError, ModelFileError):
 class TrainingDivergedError(ScratchnetError, FloatingPointError):
     """The loss became NaN or infinite; training stopped with the last finite weights kept.
 
+    ``epoch`` and ``batch`` are indices from 0, as hooks receive them; the message counts
+    from 1, as the progress bar and the CSV log do (one numbering for people reading it).
+    With ``restored_to_epoch_start`` the message says the weights went back to the start of
+    that epoch (an update, not the loss, went non-finite); ``restored`` replaces that phrase
+    with any other account.
+
     Examples
     --------
     >>> import scratchnet_core as sn
     >>> print(sn.TrainingDivergedError(epoch=3, batch=7, loss=float("nan")))
-    training diverged at epoch 3, batch 7: loss is nan; the weights were left at ...
+    training diverged at epoch 4, batch 8: loss is nan; the weights were left at ...
+    >>> print(sn.TrainingDivergedError(0, 2, float("inf"), restored_to_epoch_start=True))
+    training diverged at epoch 1, batch 3: ...restored to the start of epoch 1 (try a ...
     """
 
-    def __init__(self, epoch: int, batch: int, loss: float, restored: str | None = None):
+    def __init__(
+        self,
+        epoch: int,
+        batch: int,
+        loss: float,
+        restored: str | None = None,
+        *,
+        restored_to_epoch_start: bool = False,
+    ):
         self.epoch = epoch
         self.batch = batch
         self.loss = loss
+        if restored is None and restored_to_epoch_start:
+            restored = (
+                "an update had made weights non-finite, so they were restored to the start of "
+                f"epoch {epoch + 1}"
+            )
         self.restored = restored
         kept = restored or "the weights were left at their last finite values"
         super().__init__(
-            f"training diverged at epoch {epoch}, batch {batch}: loss is {loss}; {kept} "
+            f"training diverged at epoch {epoch + 1}, batch {batch + 1}: loss is {loss}; {kept} "
             "(try a smaller learning rate)"
         )

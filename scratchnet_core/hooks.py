@@ -21,7 +21,7 @@ def make_plugin_manager(callbacks: Iterable[object] = ()) -> pluggy.PluginManage
 
     A hook plugin that fails to load is logged and left out, so one broken plugin does not
     stop training; a callback whose hooks do not match the specifications is a
-    :class:`~scratchnet_core.errors.ConfigurationError`.
+    `ConfigurationError`.
     """
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)

@@ -38,7 +38,7 @@ _PLACEHOLDER: ContextVar[_Budget | None] = ContextVar("scratchnet_placeholder", 
 
 @contextmanager
 def placeholder_weights(max_elements: int) -> Iterator[None]:
-    """Within this block, :func:`initialize_weights` and :func:`constant` return
+    """Within this block, `initialize_weights` and `constant` return
     uninitialised arrays, and refuse to allocate more than ``max_elements`` in all.
 
     Used while loading a model file: the file's values replace the arrays, and an
@@ -75,7 +75,7 @@ def constant(shape: Sequence[int], value: float, *, dtype: DTypeLike | None = No
     """An array of ``shape`` filled with ``value`` (biases, norm scales, running statistics).
 
     Layers create such arrays through this function (and weights through
-    :func:`initialize_weights`) so that loading a model file can bound what it allocates.
+    `initialize_weights`) so that loading a model file can bound what it allocates.
 
     >>> constant((2, 3), 1.0, dtype="float64").sum()
     np.float64(6.0)

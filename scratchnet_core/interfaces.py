@@ -1,7 +1,7 @@
 """The base interfaces every component implements.
 
-Four come from the seed (:class:`ActivationFunction`, :class:`Layer`, :class:`Optimizer`,
-:class:`CostFunction`) and one was added for swappable convolution (:class:`ConvBackend`).
+Four come from the seed (`ActivationFunction`, `Layer`, `Optimizer`,
+`CostFunction`) and one was added for swappable convolution (`ConvBackend`).
 The core ships no concrete subclass: those are plugins (see ``scratchnet-std``).
 
 Shapes are written ``(N, ...)`` with ``N`` the batch. Arrays are NumPy floating arrays in
@@ -10,14 +10,15 @@ the component's dtype (float32 by default, float64 on request).
 
 from __future__ import annotations
 
+import functools
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeAlias
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from .errors import ConfigurationError
+from .errors import BackwardError, ConfigurationError
 
 __all__ = [
     "ActivationFunction",
@@ -29,6 +30,7 @@ __all__ = [
     "Layer",
     "Metric",
     "Optimizer",
+    "SavesForBackward",
     "as_float_dtype",
 ]
 
@@ -64,6 +66,11 @@ class Component(ABC):  # noqa: B024 - a mixin of config helpers, abstract only i
     ``get_config()`` returns the keyword arguments of the constructor;
     ``from_config(config)`` calls the constructor with them. Model files store components as
     their registry name and this config, never as pickles.
+
+    >>> import scratchnet_core as sn
+    >>> act = sn.get_activation_functions()["leaky_relu"](0.2)
+    >>> act.get_config(), type(act).from_config(act.get_config())
+    ({'negative_slope': 0.2}, LeakyReLU(negative_slope=0.2))
     """
 
     def get_config(self) -> dict[str, Any]:
@@ -72,7 +79,7 @@ class Component(ABC):  # noqa: B024 - a mixin of config helpers, abstract only i
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Any:
-        """Build a component from :meth:`get_config`'s output."""
+        """Build a component from `get_config`'s output."""
         return cls(**dict(config))
 
     def __repr__(self) -> str:
@@ -80,7 +87,84 @@ class Component(ABC):  # noqa: B024 - a mixin of config helpers, abstract only i
         return f"{type(self).__name__}({args})"
 
 
-class ActivationFunction(Component):
+def _releasing(backward: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a ``backward`` so that it refuses to run once what it needs was released, and
+    releases it when done (whatever happens)."""
+
+    @functools.wraps(backward)
+    def wrapper(self: SavesForBackward, *args: Any, **kwargs: Any) -> Any:
+        if self._saved is None and self._uses_saved:
+            raise BackwardError(self)
+        try:
+            return backward(self, *args, **kwargs)
+        finally:
+            self.release_saved()
+
+    wrapper.__releases_saved__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+class SavesForBackward:
+    """What ``forward`` keeps for ``backward``, kept and released by the base class (as
+    Chainer's ``retain_inputs`` and PyTorch's ``save_for_backward``).
+
+    ``forward`` calls `save_for_backward` with what the gradient needs (nothing, for
+    functions that need nothing); ``backward`` reads `saved`. The base wraps every
+    subclass's ``backward`` (and a layer's ``backward_preactivation``): after it returns,
+    what was saved is released, and a second ``backward`` without a ``forward`` in between
+    raises `BackwardError` instead of silently reusing stale arrays. Nothing is copied:
+    ``saved`` holds the very arrays given.
+
+    Examples
+    --------
+    >>> import numpy as np, scratchnet_core as sn
+    >>> class Cube(sn.ActivationFunction):
+    ...     def forward(self, z):
+    ...         self.save_for_backward(z)
+    ...         return z**3
+    ...     def backward(self, grad):
+    ...         (z,) = self.saved
+    ...         return grad * 3 * z**2
+    >>> act = Cube()
+    >>> _ = act.forward(np.array([2.0]))
+    >>> act.backward(np.array([1.0]))
+    array([12.])
+    >>> act.backward(np.array([1.0]))
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.BackwardError: Cube(): backward needs a forward first ...
+    """
+
+    _saved: tuple[Any, ...] | None = None
+    _uses_saved: bool = False  # components that never save are not checked (older plugins)
+    _released_methods: ClassVar[tuple[str, ...]] = ("backward",)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls._released_methods:
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__releases_saved__", False):
+                setattr(cls, name, _releasing(method))
+
+    def save_for_backward(self, *values: Any) -> None:
+        """Keep ``values`` (arrays, shapes, flags; not copied) for the next ``backward``."""
+        self._saved = values
+        self._uses_saved = True
+
+    @property
+    def saved(self) -> tuple[Any, ...]:
+        """What the last ``forward`` saved; `BackwardError` if it was already used."""
+        saved = self._saved
+        if saved is None:
+            raise BackwardError(self)
+        return saved
+
+    def release_saved(self) -> None:
+        """Drop what was saved (the base calls it after ``backward``)."""
+        self._saved = None
+
+
+class ActivationFunction(SavesForBackward, Component):
     """An element-wise (or, for softmax, row-wise) activation ``a = f(z)``.
 
     ``forward(z)`` remembers what ``backward`` needs; ``backward(grad)`` returns the
@@ -91,15 +175,19 @@ class ActivationFunction(Component):
     that layers using this activation should draw from: He for the relu family, Glorot for
     sigmoid, tanh and softmax.
 
+    ``forward`` keeps what ``backward`` needs with ``save_for_backward`` (see
+    `SavesForBackward`): a second ``backward`` then raises `BackwardError`.
+
     Examples
     --------
     >>> import numpy as np, scratchnet_core as sn
     >>> class Square(sn.ActivationFunction):
     ...     def forward(self, z):
-    ...         self.z = z
+    ...         self.save_for_backward(z)
     ...         return z * z
     ...     def backward(self, grad):
-    ...         return 2 * self.z * grad
+    ...         (z,) = self.saved
+    ...         return 2 * z * grad
     >>> act = Square()
     >>> act.forward(np.array([3.0])), act.backward(np.array([1.0]))
     (array([9.]), array([6.]))
@@ -113,7 +201,7 @@ class ActivationFunction(Component):
 
     @abstractmethod
     def backward(self, grad: Array) -> Array:
-        """``grad = dL/da: (N, ...)`` -> ``dL/dz: (N, ...)`` for the last :meth:`forward`."""
+        """``grad = dL/da: (N, ...)`` -> ``dL/dz: (N, ...)`` for the last `forward`."""
 
     def __call__(self, z: Array) -> Array:
         return self.forward(z)
@@ -126,8 +214,8 @@ class CostFunction(Component):
     ``dL/dy_pred`` with the shape of ``y_pred``.
 
     A cost may *fuse* with the activation of the model's output layer (cross-entropy with
-    sigmoid or softmax): when :meth:`fuses_with` says so, the model calls
-    :meth:`loss_and_gradient_from_logits` with the pre-activation ``z`` instead, which is
+    sigmoid or softmax): when `fuses_with` says so, the model calls
+    `loss_and_gradient_from_logits` with the pre-activation ``z`` instead, which is
     exact and stable for any finite logits.
 
     Examples
@@ -156,7 +244,7 @@ class CostFunction(Component):
 
     def check_targets(self, y_true: Array, argument: str = "Y") -> None:
         """Refuse targets this cost cannot take (the model calls it once per ``fit``); raise
-        :class:`~scratchnet_core.errors.DataError` naming ``argument``. Default: accept."""
+        `DataError` naming ``argument``. Default: accept."""
 
     def fuses_with(self, activation: ActivationFunction | None) -> bool:
         """Whether this cost can work from the logits of ``activation``'s input."""
@@ -165,7 +253,7 @@ class CostFunction(Component):
     def loss_and_gradient_from_logits(
         self, z: Array, y_true: Array, y_pred: Array | None = None
     ) -> tuple[float, Array]:
-        """Loss of ``activation(z)`` and ``dL/dz``; required when :meth:`fuses_with` is true.
+        """Loss of ``activation(z)`` and ``dL/dz``; required when `fuses_with` is true.
 
         ``y_pred``, when given, is ``activation(z)`` as the layer already computed it; a cost
         may reuse it instead of computing it again.
@@ -181,22 +269,24 @@ class CostFunction(Component):
         return None
 
 
-class Layer(Component):
+class Layer(SavesForBackward, Component):
     """A differentiable function of its input with named parameters.
 
     Subclasses call ``super().__init__(dtype=dtype)`` and declare parameters with
-    :meth:`add_parameter`. ``forward(x, training)`` caches what ``backward`` needs;
-    ``backward(grad)`` fills :meth:`gradients` (same keys as :meth:`parameters`) and returns
-    ``dL/dx``.
+    `add_parameter`. ``forward(x, training)`` keeps what ``backward`` needs with
+    ``save_for_backward`` (see `SavesForBackward`); ``backward(grad)`` reads ``saved``,
+    fills `gradients` (same keys as `parameters`) and returns ``dL/dx``. What was saved
+    is released after ``backward`` (or ``backward_preactivation``), together with the
+    output activation's and ``preactivation``.
 
     Layers that end in an activation expose it as ``activation``, keep the last
-    pre-activation in ``preactivation`` and implement :meth:`backward_preactivation`; the
+    pre-activation in ``preactivation`` and implement `backward_preactivation`; the
     model then lets a cross-entropy cost work from the logits (see
-    :meth:`CostFunction.fuses_with`).
+    `CostFunction.fuses_with`).
 
     ``needs_input_grad`` is cleared by the model on its first layer while training (as
     PyTorch skips gradients of inputs that do not require them): a layer may then skip
-    computing ``dL/dx`` and return ``None`` from :meth:`backward`.
+    computing ``dL/dx`` and return ``None`` from `backward`.
 
     Examples
     --------
@@ -210,6 +300,15 @@ class Layer(Component):
     activation: ActivationFunction | None = None
     preactivation: Array | None = None
     needs_input_grad: bool = True
+    _released_methods = ("backward", "backward_preactivation")
+
+    def release_saved(self) -> None:
+        """Drop what the last ``forward`` kept: the layer's saved values, ``preactivation``
+        and its output activation's (the fused loss path never calls that one's backward)."""
+        self._saved = None
+        self.preactivation = None
+        if self.activation is not None:
+            self.activation.release_saved()
 
     def __init__(self, *, dtype: DTypeLike | None = None) -> None:
         self.dtype: np.dtype[Any] = as_float_dtype(dtype)
@@ -223,7 +322,7 @@ class Layer(Component):
 
     @abstractmethod
     def backward(self, grad: Array) -> Array | None:
-        """``grad = dL/dy`` -> ``dL/dx``; stores ``dL/dparam`` in :meth:`gradients`.
+        """``grad = dL/dy`` -> ``dL/dx``; stores ``dL/dparam`` in `gradients`.
 
         May return ``None`` when ``needs_input_grad`` is false.
         """
@@ -237,15 +336,14 @@ class Layer(Component):
         return self.activation.forward(z)
 
     def backward_through_activation(self, grad: Array) -> Array | None:
-        """``backward`` for layers written as :meth:`activate` + :meth:`backward_preactivation`:
+        """``backward`` for layers written as `activate` + `backward_preactivation`:
         the activation's vector-Jacobian product, then the layer's own."""
         if self.activation is not None:
             grad = self.activation.backward(grad)
-        self.preactivation = None
         return self.backward_preactivation(grad)
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:
-        """Like :meth:`backward`, but ``grad_z`` is ``dL/dz`` for the pre-activation."""
+        """Like `backward`, but ``grad_z`` is ``dL/dz`` for the pre-activation."""
         raise NotImplementedError(f"{type(self).__name__} has no output activation to bypass")
 
     def parameters(self) -> dict[str, Array]:
@@ -258,7 +356,7 @@ class Layer(Component):
     without it)."""
 
     def gradients(self) -> dict[str, Array]:
-        """The gradients of the last :meth:`backward`, keyed like :meth:`parameters`."""
+        """The gradients of the last `backward`, keyed like `parameters`."""
         return self._grads
 
     def buffers(self) -> dict[str, Array]:
@@ -267,7 +365,7 @@ class Layer(Component):
         return buffers
 
     def add_buffer(self, name: str, value: Array) -> Array:
-        """Declare a buffer: saved in model files, converted by :meth:`to`, not optimised."""
+        """Declare a buffer: saved in model files, converted by `to`, not optimised."""
         array = np.ascontiguousarray(value, dtype=self.dtype)
         self._buffers[name] = array
         return array
@@ -292,8 +390,8 @@ class Layer(Component):
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         """Shape of one output sample for one input sample of ``input_shape`` (no batch axis).
 
-        The default runs :meth:`forward` on a zero batch of one; layers override it with
-        arithmetic, raising :class:`~scratchnet_core.ShapeError` for shapes they cannot take.
+        The default runs `forward` on a zero batch of one; layers override it with
+        arithmetic, raising `ShapeError` for shapes they cannot take.
         """
         out = self.forward(np.zeros((1, *input_shape), dtype=self.dtype))
         return tuple(int(s) for s in out.shape[1:])
@@ -317,7 +415,12 @@ class Optimizer(Component):
 
     ``step(params, grads)`` takes two dicts keyed alike (the model uses ``"<index>.<name>"``,
     such as ``"0.weight"``). Per-parameter state is keyed by the same names, so
-    :meth:`state_dict` / :meth:`load_state_dict` resume training exactly.
+    `state_dict` / `load_state_dict` resume training exactly.
+
+    Per-parameter state lives in the base: a subclass names its kinds in ``state_names``
+    (``("exp_avg", "exp_avg_sq")``) and asks `buffer` for the array of one parameter
+    (created on first use); `state_dict` / `load_state_dict` save and restore them with
+    ``iterations``. Scalars of its own it adds by extending both methods.
 
     Examples
     --------
@@ -337,18 +440,47 @@ class Optimizer(Component):
             raise ConfigurationError(f"{type(self).__name__}: lr must be > 0, got {lr}")
         self.lr = float(lr)
         self.iterations = 0
+        self.buffers: dict[str, dict[str, Array]] = {kind: {} for kind in self.state_names}
+
+    state_names: ClassVar[tuple[str, ...]] = ()
+    """The kinds of per-parameter state this optimizer keeps (each a dict name -> array)."""
+
+    def buffer(self, kind: str, name: str, like: Array, fill: float | None = 0.0) -> Array:
+        """The ``kind`` state of parameter ``name``, created shaped like ``like`` on first use:
+        filled with ``fill``, or a copy of ``like`` when ``fill`` is None (SGD's momentum
+        starts at the first gradient).
+
+        >>> import numpy as np, scratchnet_core as sn
+        >>> opt = sn.get_optimizers()["adam"]()
+        >>> opt.buffer("exp_avg", "0.weight", np.ones(2)) is opt.buffers["exp_avg"]["0.weight"]
+        True
+        """
+        store = self.buffers[kind]
+        buf = store.get(name)
+        if buf is None:
+            buf = store[name] = like.copy() if fill is None else np.full_like(like, fill)
+        return buf
 
     @abstractmethod
     def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
         """Update every ``params[name]`` in place from ``grads[name]``."""
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything :meth:`load_state_dict` needs to continue exactly (arrays and scalars)."""
-        return {"iterations": self.iterations}
+        """Everything `load_state_dict` needs to continue exactly (arrays and scalars):
+        ``iterations`` and a copy of each kind in ``state_names``."""
+        state: dict[str, Any] = {"iterations": self.iterations}
+        for kind in self.state_names:
+            state[kind] = {k: v.copy() for k, v in self.buffers[kind].items()}
+        return state
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore the state saved by :meth:`state_dict`."""
+        """Restore the state saved by `state_dict` (a kind missing from ``state`` starts
+        empty)."""
         self.iterations = int(state["iterations"])
+        self.buffers = {
+            kind: {k: np.array(v) for k, v in state.get(kind, {}).items()}
+            for kind in self.state_names
+        }
 
     def get_config(self) -> dict[str, Any]:
         return {"lr": self.lr}
@@ -364,7 +496,7 @@ class ConvBackend(Component):
 
     A backend instance belongs to one layer and may keep what its last ``forward`` computed
     for the ``backward`` that follows (the im2col buffer, the input's transform); layers call
-    :meth:`clear_cache` when no backward will follow (inference).
+    `clear_cache` when no backward will follow (inference).
 
     Examples
     --------
@@ -377,7 +509,7 @@ class ConvBackend(Component):
     """
 
     def clear_cache(self) -> None:
-        """Drop anything kept from the last :meth:`forward` (default: nothing is kept)."""
+        """Drop anything kept from the last `forward` (default: nothing is kept)."""
 
     @abstractmethod
     def forward(
@@ -406,9 +538,9 @@ class ConvBackend(Component):
 class Metric(Component):
     """A streaming measure of predictions against targets, exact over a whole epoch.
 
-    The loop calls :meth:`reset` at the start of an epoch (or an evaluation),
-    :meth:`update` once per batch with ``y_pred: (N, ...)`` (the model's output) and
-    ``y_true`` (the targets as the cost takes them), and :meth:`result` at the end. A metric
+    The loop calls `reset` at the start of an epoch (or an evaluation),
+    `update` once per batch with ``y_pred: (N, ...)`` (the model's output) and
+    ``y_true`` (the targets as the cost takes them), and `result` at the end. A metric
     keeps sufficient statistics (counts, sums, a confusion matrix), never a mean of per-batch
     values, so F1 over an epoch equals F1 over all its predictions at once.
 
@@ -441,4 +573,4 @@ class Metric(Component):
 
     @abstractmethod
     def result(self) -> float:
-        """The value over everything seen since :meth:`reset`."""
+        """The value over everything seen since `reset`."""

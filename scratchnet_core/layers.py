@@ -1,7 +1,7 @@
 """The installed layers, by registry name: ``from scratchnet_core.layers import <name>``.
 
 Names resolve case-insensitively in the ``scratchnet.layers`` registry when first asked for
-(see :func:`scratchnet_core.registry.get_registry`).
+(see `scratchnet_core.registry.get_registry`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The installed optimizers, by registry name: ``from scratchnet_core.optimizers import <name>``.
 
 Names resolve case-insensitively in the ``scratchnet.optimizers`` registry when first asked for
-(see :func:`scratchnet_core.registry.get_registry`).
+(see `scratchnet_core.registry.get_registry`).
 """
 
 from __future__ import annotations

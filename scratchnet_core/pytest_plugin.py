@@ -5,7 +5,7 @@ A plugin author's whole test::
     def test_my_activation(scratchnet_check):
         scratchnet_check("activations", "cube")
 
-``scratchnet_check(kind, name, **options)`` runs :func:`scratchnet_core.testing.check_component`
+``scratchnet_check(kind, name, **options)`` runs `scratchnet_core.testing.check_component`
 on the registered component and fails the test with the check that failed.
 """
 

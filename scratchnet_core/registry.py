@@ -7,7 +7,7 @@ without installing anything::
     {kind: Registry}
 
 Entry points are read once per process, on the first look-up (not at import), and a plugin's
-module is imported the first time one of its components is asked for. :func:`refresh` reads
+module is imported the first time one of its components is asked for. `refresh` reads
 them again (after a ``pip install`` in a running notebook).
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Final, NamedTuple, TypeVar
 
@@ -49,6 +50,8 @@ __all__ = [
     "hide_disabled",
     "refresh",
     "register",
+    "unmatched_disabled",
+    "unmatched_disabled_entries",
 ]
 
 GROUP_PREFIX: Final = "scratchnet."
@@ -176,10 +179,26 @@ def hide_disabled(
     return kept, hidden
 
 
+def unmatched_disabled(records: Iterable[PluginRecord], disabled: frozenset[str]) -> list[str]:
+    """Entries of ``disabled`` that hide no record (a typo, or a plugin not installed).
+
+    >>> from scratchnet_core.registry import PluginRecord, unmatched_disabled
+    >>> records = [PluginRecord("layers", "a", "m:A", "dist-one", "1")]
+    >>> unmatched_disabled(records, frozenset({"a", "dist-twoo", "layers:b"}))
+    ['dist-twoo', 'layers:b']
+    """
+    records = list(records)
+    return sorted(
+        entry
+        for entry in disabled
+        if not any(_is_disabled(record, frozenset({entry})) for record in records)
+    )
+
+
 def build_registries(
     records: Iterable[PluginRecord], hidden: Iterable[PluginRecord] = ()
 ) -> dict[str, Registry]:
-    """One :class:`Registry` per kind.
+    """One `Registry` per kind.
 
     >>> from scratchnet_core.registry import build_registries
     >>> registries = build_registries([])
@@ -238,7 +257,7 @@ def split_qualified(key: str) -> tuple[str | None, str]:
 class Registry(Mapping[str, Any]):
     """The components of one kind, by case-insensitive name; loads each on first use.
 
-    A read-only :class:`~collections.abc.Mapping`: listing names (``list(reg)``, ``"x" in
+    A read-only `Mapping`: listing names (``list(reg)``, ``"x" in
     reg``, ``len(reg)``) imports nothing; ``reg[name]`` imports the plugin's module. Keys may
     be qualified, ``"distribution:name"``, to pick one of two distributions offering a name.
 
@@ -312,15 +331,29 @@ class Registry(Mapping[str, Any]):
         return [r for rs in self._by_name.values() for r in rs]
 
     def state(self, record: PluginRecord) -> str:
-        """``"loaded"``, ``"not loaded"`` or ``"failed: <cause>"``."""
+        """``"loaded"``, ``"not loaded"`` or ``"failed: <cause>"``; when another distribution
+        offers the same name, followed by ``"; conflict: ..."`` with the qualified names."""
         if record in self._loaded:
-            return "loaded"
-        if record in self._failed:
-            return f"failed: {self._failed[record]}"
-        return "not loaded"
+            state = "loaded"
+        elif record in self._failed:
+            state = f"failed: {self._failed[record]}"
+        else:
+            state = "not loaded"
+        rivals = self.conflicting(record.name)
+        if rivals:
+            choices = " or ".join(f"'{d}:{record.name}'" for d in rivals)
+            state += f"; conflict: {len(rivals)} distributions offer {record.name!r}, use {choices}"
+        return state
+
+    def conflicting(self, name: str) -> list[str]:
+        """The distributions that offer ``name`` when more than one does (else empty)."""
+        records = self._by_name.get(normalize_name(name), [])
+        if len({r.value for r in records}) < 2:
+            return []
+        return [r.distribution for r in records]
 
     def runtime_names(self) -> list[str]:
-        """Names registered in this process with :func:`register`."""
+        """Names registered in this process with `register`."""
         return sorted(self._runtime)
 
     def name_of(self, obj: object) -> str | None:
@@ -359,7 +392,7 @@ class Registry(Mapping[str, Any]):
 
     # registration ----------------------------------------------------------------------
     def add(self, name: str, obj: Any, *, override: bool = False) -> None:
-        """Register ``obj`` as ``name`` for this process (see :func:`register`)."""
+        """Register ``obj`` as ``name`` for this process (see `register`)."""
         key = normalize_name(name)
         if not _NAME_RE.match(key):
             raise ConfigurationError(
@@ -430,14 +463,38 @@ class Registry(Mapping[str, Any]):
 # --------------------------------------------------------------------------- process state
 
 _REGISTRIES: dict[str, Registry] | None = None
+_UNMATCHED: list[str] = []
 
 
 def _scan() -> dict[str, Registry]:
+    global _UNMATCHED
     import importlib_metadata  # deferred: reading metadata is not import-time work
 
     records = find_plugins(importlib_metadata.distributions())
-    kept, hidden = hide_disabled(records, parse_disabled(os.environ.get(DISABLE_ENV)))
+    disabled = parse_disabled(os.environ.get(DISABLE_ENV))
+    kept, hidden = hide_disabled(records, disabled)
+    _UNMATCHED = unmatched_disabled(records, disabled)
+    if _UNMATCHED:
+        warnings.warn(
+            f"{DISABLE_ENV}: {', '.join(repr(e) for e in _UNMATCHED)} "
+            f"{'matches' if len(_UNMATCHED) == 1 else 'match'} no installed plugin name, "
+            "kind:name or distribution, so nothing is hidden for "
+            f"{'it' if len(_UNMATCHED) == 1 else 'them'}",
+            UserWarning,
+            stacklevel=4,
+        )
     return build_registries(kept, hidden)
+
+
+def unmatched_disabled_entries() -> list[str]:
+    """Entries of ``SCRATCHNET_DISABLE_PLUGINS`` that hid nothing at the last scan (each was
+    also reported with a `UserWarning`); ``scratchnet plugins`` lists them.
+
+    >>> unmatched_disabled_entries()
+    []
+    """
+    _registries()
+    return list(_UNMATCHED)
 
 
 def _registries() -> dict[str, Registry]:
@@ -484,7 +541,7 @@ def register(kind: str, name: str | None = None, *, override: bool = False) -> C
     """Class (or function) decorator registering a component for this process.
 
     The object is checked against the kind's interface now; a missing method is an
-    :class:`~scratchnet_core.errors.InterfaceError` naming it.
+    `InterfaceError` naming it.
 
     >>> import scratchnet_core as sn
     >>> @sn.register("activations", "doc_square")

@@ -4,7 +4,9 @@ Layout of the archive (every member is a ``.npy`` array, read with ``allow_pickl
 
 - ``header.npy``: UTF-8 JSON as ``uint8`` — format name and version, dtype, the architecture
   as registry names and configs, the cost, the optimizer's config and scalar state, the
-  distribution and version of every plugin used, and the shape and dtype of every array;
+  distribution and version of every plugin used, the shape of one input sample (from format
+  version 2; null when the model never saw data), and the shape, dtype and checksum of every
+  array;
 - ``param/<layer index>.<name>.npy``: the parameters;
 - ``buffer/<layer index>.<name>.npy``: layer buffers (running statistics);
 - ``optimizer/<path>.npy``: the optimizer's array state (momentum buffers, moments, ...).
@@ -13,7 +15,12 @@ Saving writes a temporary file beside the target and renames it over the target 
 it is complete and flushed to disk, so a crash leaves the previous file intact. Loading
 checks every member's ``.npy`` header against the architecture before reading its data,
 reads exactly the bytes declared (so a file that lies about shapes cannot make the loader
-allocate more than the file holds), verifies the archive's CRCs, and never unpickles.
+allocate more than the file holds), verifies the archive's CRCs, and never unpickles. A
+member the header does not list is a `ModelFileError`: the
+file is not as scratchnet wrote it.
+
+Each format version has its own reader (`READERS`), which brings its header to the
+current form: files of every version in `READABLE_VERSIONS` keep loading.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ import numpy as np
 from .components import component_spec
 from .errors import MissingPluginError, ModelFileError, PluginNotFoundError, ScratchnetError
 from .initializers import placeholder_weights
-from .registry import get_registry
+from .registry import RUNTIME, get_registry
 
 if TYPE_CHECKING:
     from .model import Model
@@ -50,8 +57,7 @@ __all__ = [
 ]
 
 FORMAT: Final = "scratchnet-model"
-FORMAT_VERSION: Final = 1
-READABLE_VERSIONS: Final = (1,)
+FORMAT_VERSION: Final = 2
 HEADER: Final = "header"
 MAX_HEADER_BYTES: Final = 16 * 2**20
 MAX_MEMBERS: Final = 100_000
@@ -145,6 +151,11 @@ def _plugins_used(model: Model) -> list[dict[str, str]]:
     return list(used.values())
 
 
+def _input_shape(model: Model) -> list[int] | None:
+    shape = getattr(model, "input_shape", None)
+    return None if shape is None else [int(s) for s in shape]
+
+
 def save_model(model: Model, path: PathLike) -> None:
     """Write ``model`` to ``path`` atomically (see the module docstring for the format).
 
@@ -172,6 +183,7 @@ def save_model(model: Model, path: PathLike) -> None:
         "dtype": model.dtype.name,
         "batch_size": model.batch_size,
         "epochs_trained": model.epochs_trained,
+        "input_shape": _input_shape(model),
         "layers": [component_spec("layers", layer) for layer in model.layers],
         "cost": component_spec("costs", model.cost_function),
         "optimizer": {**component_spec("optimizers", model.optimizer), "state": optimizer_state},
@@ -307,27 +319,79 @@ def _header(archive: zipfile.ZipFile, source: str) -> dict[str, Any]:
     version = header.get("format_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise ModelFileError(f"{source}: format_version must be an integer, got {version!r}")
-    if version not in READABLE_VERSIONS:
+    reader = READERS.get(version)
+    if reader is None:
         raise ModelFileError(
             f"{source} has format version {version}; this release of scratchnet reads versions "
             f"{', '.join(map(str, READABLE_VERSIONS))} (upgrade scratchnet to read newer files)"
         )
-    expected = {
-        "dtype": str,
-        "batch_size": int,
-        "epochs_trained": int,
-        "layers": list,
-        "cost": dict,
-        "optimizer": dict,
-        "plugins": list,
-        "arrays": dict,
-    }
-    for key, kind in expected.items():
-        if not isinstance(header.get(key), kind):
+    return reader(header, source)
+
+
+def _require(header: Mapping[str, Any], source: str, fields: Mapping[str, type]) -> None:
+    for key, kind in fields.items():
+        value = header.get(key)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise ModelFileError(
-                f"{source}: header field {key!r} must be a {kind.__name__}, got {header.get(key)!r}"
+                f"{source}: header field {key!r} must be a {kind.__name__}, got {value!r}"
             )
-    return header
+
+
+_V1_FIELDS: Final[dict[str, type]] = {
+    "dtype": str,
+    "batch_size": int,
+    "epochs_trained": int,
+    "layers": list,
+    "cost": dict,
+    "optimizer": dict,
+    "plugins": list,
+    "arrays": dict,
+}
+
+
+def _read_v1(header: dict[str, Any], source: str) -> dict[str, Any]:
+    """Version 1 (scratchnet 0.1): no ``input_shape``; read as unknown."""
+    _require(header, source, _V1_FIELDS)
+    return {**header, "input_shape": None}
+
+
+def _read_v2(header: dict[str, Any], source: str) -> dict[str, Any]:
+    """Version 2: version 1 plus ``input_shape`` (one sample's shape, or null if unknown)."""
+    _require(header, source, _V1_FIELDS)
+    shape = header.get("input_shape")
+    if shape is not None and not (
+        isinstance(shape, list)
+        and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape)
+    ):
+        raise ModelFileError(
+            f"{source}: header field 'input_shape' must be null or a list of positive "
+            f"integers, got {shape!r}"
+        )
+    return {**header, "input_shape": shape}
+
+
+READERS: Final[dict[int, Callable[[dict[str, Any], str], dict[str, Any]]]] = {
+    1: _read_v1,
+    2: _read_v2,
+}
+"""One reader per format version: each checks its version's header and returns it in the
+current form (fields a version lacks filled with their defaults), so a new field never stops
+older files from loading. A new version adds a reader here."""
+
+READABLE_VERSIONS: Final = tuple(sorted(READERS))
+
+
+def _undeclared_members(archive: zipfile.ZipFile, declared: Mapping[str, Any], source: str) -> None:
+    """Every member besides the header must be an array the header lists: a file scratchnet
+    did not write (or one altered since) is refused rather than partly read."""
+    expected = {f"{HEADER}.npy"} | {f"{name}.npy" for name in declared}
+    extra = sorted(set(archive.namelist()) - expected)
+    if extra:
+        shown = ", ".join(repr(m) for m in extra[:5]) + (" ..." if len(extra) > 5 else "")
+        raise ModelFileError(
+            f"{source}: the archive holds members its header does not list ({shown}); "
+            "scratchnet did not write this file as it is"
+        )
 
 
 def _declared_crc(declared: Mapping[str, Any], member: str) -> int:
@@ -384,10 +448,7 @@ def _missing_plugin(exc: PluginNotFoundError, header: Mapping[str, Any]) -> Miss
             and str(entry.get("name", "")).lower() == exc.requested.lower()
         ):
             dist, version = entry.get("distribution"), entry.get("version")
-            hint = (
-                f"The model was saved with it from the distribution {dist!r} (version "
-                f"{version}): install it with `pip install {dist}`."
-            )
+            hint = _install_hint(exc.kind, exc.requested, str(dist), str(version))
             break
     where = getattr(exc, "scratchnet_path", None)  # inside a container
     if where:
@@ -395,8 +456,24 @@ def _missing_plugin(exc: PluginNotFoundError, header: Mapping[str, Any]) -> Miss
     return MissingPluginError(exc.kind, exc.requested, exc.available, hint=hint)
 
 
+def _install_hint(kind: str, name: str, distribution: str, version: str) -> str:
+    """What to do about a component the file names but this process lacks."""
+    if distribution == RUNTIME:
+        return (
+            f"The model was saved with {name!r} registered at runtime (not from an installed "
+            "distribution): import the code that defines it, or register it with "
+            f'@scratchnet_core.register("{kind}", "{name}"), before loading.'
+        )
+    return (
+        f"The model was saved with it from the distribution {distribution!r} (version "
+        f"{version}): install the distribution named {distribution!r} (`pip install "
+        f"{distribution}` if it is published on your package index, otherwise `pip install "
+        "<path>` from its source directory), then load again."
+    )
+
+
 def load_model(path: PathLike) -> Model:
-    """Read a model written by :func:`save_model`; no code from the file is ever run.
+    """Read a model written by `save_model`; no code from the file is ever run.
 
     >>> import os, tempfile, scratchnet_core as sn
     >>> path = os.path.join(tempfile.mkdtemp(), "m.npz")
@@ -428,6 +505,7 @@ def load_model(path: PathLike) -> Model:
         if len(archive.infolist()) > MAX_MEMBERS:
             raise ModelFileError(f"{source}: too many archive members")
         header = _header(archive, source)
+        _undeclared_members(archive, header["arrays"], source)
         try:
             dtype = np.dtype(header["dtype"])
         except TypeError as exc:
@@ -490,4 +568,6 @@ def load_model(path: PathLike) -> Model:
         if epochs < 0:
             raise ModelFileError(f"{source}: epochs_trained must be >= 0, got {epochs}")
         model.epochs_trained = epochs
+        if header["input_shape"] is not None:
+            model.input_shape = tuple(header["input_shape"])
     return model

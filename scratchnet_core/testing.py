@@ -15,12 +15,13 @@ Each ``check_*`` raises ``AssertionError`` with the failing check's name and the
 from __future__ import annotations
 
 import copy
+import difflib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import ScratchnetError, ShapeError
+from .errors import BackwardError, ScratchnetError, ShapeError
 from .interfaces import ActivationFunction, Array, CostFunction, Layer, Optimizer
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "assert_gradients_close",
     "check_activation",
     "check_activation_gradient",
+    "check_backward_releases",
     "check_component",
     "check_conv_backend",
     "check_cost",
@@ -101,7 +103,12 @@ def assert_gradients_close(
 
 
 def check_activation_gradient(
-    activation: ActivationFunction, z: Array, *, seed: int = 0, rtol: float = GRAD_RTOL
+    activation: ActivationFunction,
+    z: Array,
+    *,
+    seed: int = 0,
+    rtol: float = GRAD_RTOL,
+    atol: float = GRAD_ATOL,
 ) -> float:
     """``activation.backward`` against finite differences of ``sum(forward(z) * g)``.
 
@@ -115,7 +122,9 @@ def check_activation_gradient(
     activation.forward(z)
     analytic = activation.backward(g)
     numeric = numerical_gradient(lambda: float(np.sum(activation.forward(z) * g)), z)
-    return assert_gradients_close(analytic, numeric, f"{type(activation).__name__}.backward")
+    return assert_gradients_close(
+        analytic, numeric, f"{type(activation).__name__}.backward", rtol, atol
+    )
 
 
 def check_cost_gradient(
@@ -125,6 +134,7 @@ def check_cost_gradient(
     *,
     logits: bool = False,
     rtol: float = GRAD_RTOL,
+    atol: float = GRAD_ATOL,
 ) -> float:
     """``cost.gradient`` (or, with ``logits``, the fused gradient) against finite differences.
 
@@ -138,10 +148,10 @@ def check_cost_gradient(
     if logits:
         analytic = cost.loss_and_gradient_from_logits(y_pred, y_true)[1]
         numeric = numerical_gradient(lambda: cost.loss_from_logits(y_pred, y_true), y_pred)
-        return assert_gradients_close(analytic, numeric, f"{name} from logits", rtol)
+        return assert_gradients_close(analytic, numeric, f"{name} from logits", rtol, atol)
     analytic = cost.gradient(y_pred, y_true)
     numeric = numerical_gradient(lambda: cost.loss(y_pred, y_true), y_pred)
-    return assert_gradients_close(analytic, numeric, f"{name}.gradient", rtol)
+    return assert_gradients_close(analytic, numeric, f"{name}.gradient", rtol, atol)
 
 
 def _reseed(layer: Layer, seed: int) -> None:
@@ -155,7 +165,7 @@ def _reseed(layer: Layer, seed: int) -> None:
 
 
 def check_layer_gradients(
-    layer: Layer, x: Array, *, seed: int = 0, rtol: float = GRAD_RTOL
+    layer: Layer, x: Array, *, seed: int = 0, rtol: float = GRAD_RTOL, atol: float = GRAD_ATOL
 ) -> dict[str, float]:
     """Input and parameter gradients of ``layer`` (converted to float64) at ``x``.
 
@@ -183,13 +193,77 @@ def check_layer_gradients(
         _reseed(layer, seed)
         return float(np.sum(layer.forward(x, training=True) * g))
 
-    errors = {"x": assert_gradients_close(grad_x, numerical_gradient(scalar, x), f"{name} dL/dx")}
+    numeric_x = numerical_gradient(scalar, x)
+    errors = {"x": assert_gradients_close(grad_x, numeric_x, f"{name} dL/dx", rtol, atol)}
     for pname, value in layer.parameters().items():
         numeric = numerical_gradient(scalar, value)
         errors[pname] = assert_gradients_close(
-            analytic[pname], numeric, f"{name} dL/d{pname}", rtol
+            analytic[pname], numeric, f"{name} dL/d{pname}", rtol, atol
         )
     return errors
+
+
+# ----------------------------------------------------------------------------- release
+
+
+def _expect_backward_error(call: Callable[[], Any], what: str) -> None:
+    try:
+        call()
+    except BackwardError:
+        return
+    raise AssertionError(
+        f"{what} without a forward in between raised no BackwardError: keep what backward "
+        "needs with save_for_backward(...) in forward and read it from self.saved"
+    )
+
+
+def check_backward_releases(component: ActivationFunction | Layer, x: Array) -> None:
+    """What ``forward`` saved is released after ``backward``: a second ``backward`` raises
+    `BackwardError`, for activations and layers alike; for a layer also with
+    ``needs_input_grad`` cleared and, when it has an output activation it can bypass, after
+    ``backward_preactivation`` (the fused loss path), which releases the activation too.
+
+    >>> import scratchnet_core as sn
+    >>> check_backward_releases(sn.get_layers()["linear"](3, 2, "softmax"), np.ones((4, 3)))
+    """
+    name = type(component).__name__
+    if isinstance(component, ActivationFunction):
+        y = component.forward(x)
+        g = np.ones_like(y)
+        component.backward(g)
+        _expect_backward_error(lambda: component.backward(g), f"{name}: a second backward")
+        return
+    layer = component
+    _reseed(layer, 0)
+    y = layer.forward(x, training=True)
+    g = np.ones_like(y)
+    layer.backward(g)
+    _expect_backward_error(lambda: layer.backward(g), f"{name}: a second backward")
+    needed = layer.needs_input_grad
+    try:
+        layer.needs_input_grad = False
+        _reseed(layer, 0)
+        layer.forward(x, training=True)
+        layer.backward(g)
+        _expect_backward_error(
+            lambda: layer.backward(g), f"{name}: a second backward (needs_input_grad=False)"
+        )
+    finally:
+        layer.needs_input_grad = needed
+    activation = layer.activation
+    if activation is None or type(layer).backward_preactivation is Layer.backward_preactivation:
+        return
+    _reseed(layer, 0)
+    layer.forward(x, training=True)
+    if layer.preactivation is None:
+        raise AssertionError(f"{name}: forward with an activation kept no preactivation")
+    layer.backward_preactivation(np.ones_like(layer.preactivation))
+    if getattr(layer, "preactivation", None) is not None:  # re-read: backward clears it
+        raise AssertionError(f"{name}: backward_preactivation left preactivation in place")
+    _expect_backward_error(lambda: layer.backward(g), f"{name}: backward after the fused path")
+    _expect_backward_error(
+        lambda: activation.backward(g), f"{name}'s activation: backward after the fused path"
+    )
 
 
 # ----------------------------------------------------------------------------- kit
@@ -207,9 +281,15 @@ def _config_round_trip(component: Any) -> Any:
 
 
 def check_activation(
-    activation: ActivationFunction, shape: Sequence[int] = (4, 5), *, seed: int = 0
+    activation: ActivationFunction,
+    shape: Sequence[int] = (4, 5),
+    *,
+    seed: int = 0,
+    rtol: float = GRAD_RTOL,
+    atol: float = GRAD_ATOL,
 ) -> None:
-    """Conformance of an activation: gradient (float64), dtype and shape kept, config.
+    """Conformance of an activation: gradient (float64), a second backward refused
+    (`check_backward_releases`), dtype and shape kept, config.
 
     >>> import scratchnet_core as sn
     >>> check_activation(sn.get_activation_functions()["sigmoid"]())  # passes silently
@@ -217,7 +297,8 @@ def check_activation(
     rng = np.random.default_rng(seed)
     z = rng.standard_normal(tuple(shape)) * 2
     z[np.abs(z) < 1e-3] = 0.5  # stay off kinks such as relu's at 0
-    check_activation_gradient(activation, z, seed=seed)
+    check_activation_gradient(activation, z, seed=seed, rtol=rtol, atol=atol)
+    check_backward_releases(activation, z)
     for dtype in (np.float32, np.float64):
         out = activation.forward(z.astype(dtype))
         if out.dtype != dtype or out.shape != z.shape:
@@ -234,6 +315,8 @@ def check_cost(
     y_true: Array,
     *,
     logits: Array | None = None,
+    rtol: float = GRAD_RTOL,
+    atol: float = GRAD_ATOL,
 ) -> None:
     """Conformance of a cost: float loss, gradient (float64), fused gradient, config.
 
@@ -244,9 +327,9 @@ def check_cost(
     loss = cost.loss(np.asarray(y_pred, dtype=np.float64), y_true)
     if not isinstance(loss, float):
         raise AssertionError(f"{type(cost).__name__}.loss returned {type(loss).__name__}")
-    check_cost_gradient(cost, y_pred, y_true)
+    check_cost_gradient(cost, y_pred, y_true, rtol=rtol, atol=atol)
     if logits is not None:
-        check_cost_gradient(cost, logits, y_true, logits=True)
+        check_cost_gradient(cost, logits, y_true, logits=True, rtol=rtol, atol=atol)
     _config_round_trip(cost)
 
 
@@ -257,12 +340,15 @@ def check_layer(
     batch: int = 3,
     seed: int = 0,
     bad_input_shape: Sequence[int] | None = None,
+    rtol: float = GRAD_RTOL,
+    atol: float = GRAD_ATOL,
 ) -> None:
     """Conformance of a layer built by ``layer_factory(dtype=...)`` for samples of ``input_shape``.
 
-    Checks: gradients in float64; float32 in, float32 out; ``output_shape`` agrees with
+    Checks: gradients in float64; what forward saved released after backward
+    (`check_backward_releases`); float32 in, float32 out; ``output_shape`` agrees with
     ``forward``; ``parameters()``/``gradients()`` keys agree; config round trip; and, given
-    ``bad_input_shape``, that such input raises :class:`ShapeError`.
+    ``bad_input_shape``, that such input raises `ShapeError`.
 
     >>> import scratchnet_core as sn
     >>> linear = sn.get_layers()["linear"]
@@ -272,7 +358,8 @@ def check_layer(
     x = rng.standard_normal((batch, *input_shape))
     layer = layer_factory(dtype="float64")
     name = type(layer).__name__
-    check_layer_gradients(layer, x, seed=seed)
+    check_layer_gradients(layer, x, seed=seed, rtol=rtol, atol=atol)
+    check_backward_releases(layer, x)
     if set(layer.parameters()) != set(layer.gradients()):
         raise AssertionError(f"{name}: parameters() and gradients() keys differ")
     layer32 = layer_factory(dtype="float32")
@@ -373,7 +460,13 @@ def _reference_conv(
 
 
 def _check_conv_gradients(
-    backend: Any, x: Array, w: Array, conv: tuple[tuple[int, ...], ...], g: Array
+    backend: Any,
+    x: Array,
+    w: Array,
+    conv: tuple[tuple[int, ...], ...],
+    g: Array,
+    rtol: float,
+    atol: float,
 ) -> None:
     name = type(backend).__name__
     grad_x, grad_w = backend.backward(g, x, w, *conv)
@@ -381,14 +474,17 @@ def _check_conv_gradients(
     def scalar() -> float:
         return float(np.sum(backend.forward(x, w, *conv) * g))
 
-    assert_gradients_close(grad_x, numerical_gradient(scalar, x), f"{name} dL/dx {x.shape}")
-    assert_gradients_close(grad_w, numerical_gradient(scalar, w), f"{name} dL/dw {w.shape}")
+    numeric_x, numeric_w = numerical_gradient(scalar, x), numerical_gradient(scalar, w)
+    assert_gradients_close(grad_x, numeric_x, f"{name} dL/dx {x.shape}", rtol, atol)
+    assert_gradients_close(grad_w, numeric_w, f"{name} dL/dw {w.shape}", rtol, atol)
 
 
-def check_conv_backend(backend: Any, *, seed: int = 0) -> None:
+def check_conv_backend(
+    backend: Any, *, seed: int = 0, rtol: float = GRAD_RTOL, atol: float = GRAD_ATOL
+) -> None:
     """Conformance of a convolution backend: forward against the definition in 1, 2 and 3
     dimensions with stride, padding and dilation; gradients in float64; float32 kept;
-    a channel mismatch raises :class:`ShapeError`.
+    a channel mismatch raises `ShapeError`.
 
     >>> import scratchnet_core as sn
     >>> check_conv_backend(sn.get_conv_backends()["direct"]())
@@ -409,7 +505,7 @@ def check_conv_backend(backend: Any, *, seed: int = 0) -> None:
                 f"{name}: forward differs from the definition for x {x_shape}, w {w_shape}"
             )
         g = rng.standard_normal(y.shape)
-        _check_conv_gradients(backend, x, w, (stride, padding, dilation), g)
+        _check_conv_gradients(backend, x, w, (stride, padding, dilation), g, rtol, atol)
         y32 = backend.forward(x.astype(np.float32), w.astype(np.float32), stride, padding, dilation)
         if y32.dtype != np.float32:
             raise AssertionError(f"{name}: float32 inputs gave {y32.dtype} output")
@@ -517,14 +613,16 @@ def _instantiable(registry: Any) -> list[tuple[str, Any]]:
 
 def run_checks(names: Sequence[str] = (), seed: int = 0) -> list[CheckResult]:
     """The kit over installed components (all, or those whose registry name is in ``names``;
-    ``kind:name`` narrows to one kind). Aliases of one object are checked once.
+    ``kind:name`` narrows to one kind). Aliases of one object are checked once. A name no
+    installed component has is a failed result (kind ``""`` unless given), with close matches.
 
     >>> [r.status for r in run_checks(["relu", "costs:mse"])]
     ['ok', 'ok']
     """
     from .registry import KINDS, get_registry
 
-    wanted = [n.lower() for n in names]
+    wanted = [n.strip().lower() for n in names]
+    matched: set[str] = set()
     results: list[CheckResult] = []
     for kind in KINDS:
         if kind in ("hooks", "onnx_converters", "commands"):
@@ -534,6 +632,7 @@ def run_checks(names: Sequence[str] = (), seed: int = 0) -> list[CheckResult]:
         for name in registry:
             if wanted and name not in wanted and f"{kind}:{name}" not in wanted:
                 continue
+            matched.update({name, f"{kind}:{name}"})
             try:
                 obj = registry[name]
             except ScratchnetError as exc:
@@ -552,4 +651,19 @@ def run_checks(names: Sequence[str] = (), seed: int = 0) -> list[CheckResult]:
                 results.append(CheckResult(kind, name, "failed", f"{type(exc).__name__}: {exc}"))
             else:
                 results.append(CheckResult(kind, name, "ok"))
+    results.extend(_unknown(n) for n in dict.fromkeys(wanted) if n not in matched)
     return results
+
+
+def _unknown(requested: str) -> CheckResult:
+    """A failed result for a name no installed component has, with close matches."""
+    from .registry import KINDS, get_registry
+
+    kind, _, bare = requested.rpartition(":")
+    kinds = [kind] if kind in KINDS else [k for k in KINDS if k != "hooks"]
+    candidates = sorted({n for k in kinds for n in get_registry(k)})
+    close = difflib.get_close_matches(bare, candidates, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    where = f" of kind {kind}" if kind in KINDS else ""
+    detail = f"no installed component{where} is named {bare!r}{hint}"
+    return CheckResult(kind if kind in KINDS else "", bare, "failed", detail)

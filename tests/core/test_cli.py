@@ -40,6 +40,15 @@ def test_check_fails_naming_component_and_check(make_distribution, capsys) -> No
     assert main(["check", "no_such_component"]) == 1
 
 
+def test_check_an_unknown_name_fails_with_suggestions(capsys) -> None:
+    assert main(["check", "relu", "nope", "layers:lineer"]) == 1
+    out = capsys.readouterr().out
+    assert "ok       activations:relu" in out
+    assert "failed   nope: no installed component is named 'nope'" in out
+    assert "failed   layers:lineer: no installed component of kind layers is named 'lineer';" in out
+    assert "did you mean 'linear'?" in out and "1 passed, 2 failed" in out
+
+
 def test_plugins_shows_a_failed_plugin_and_exits_0(make_distribution, capsys) -> None:
     make_distribution(
         "acme-bad", {"scratchnet.layers": {"broken": "acme_boom2:X"}}, {"acme_boom2": "1 / 0\n"}

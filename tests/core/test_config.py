@@ -63,7 +63,8 @@ verbose = 0
     [
         (
             ("out_features = 1", "out_feature = 1"),
-            r"c\.toml:10: model\.layers\[0\]\.out_feature: unknown argument of 'linear'",
+            r"c\.toml:10: model\.layers\[0\]\.out_feature: linear: unknown option "
+            r"'out_feature'; it accepts in_features",
         ),
         (("epochs = 2", 'epochs = "2"'), r"c\.toml:13: fit\.epochs: must be an integer, got str"),
         (
@@ -116,3 +117,61 @@ def test_npz_data_source(tmp_path: Path) -> None:
     np.savez(tmp_path / "d.npz", A=X)
     with pytest.raises(sn.DataError, match="no X or Y"):
         run_config(write(tmp_path, text), output_dir=tmp_path)
+
+
+OUTPUT = """[output]
+model = "m.npz"
+history = "h.csv"
+"""
+
+
+def test_output_dir_is_created_before_training(tmp_path: Path) -> None:
+    config = write(tmp_path, BASE + OUTPUT)
+    target = tmp_path / "new" / "dir"
+    assert main(["train", str(config), "--output-dir", str(target), "--quiet"]) == 0
+    assert sn.Model.load(target / "m.npz").layers
+    assert (target / "h.csv").read_text().startswith("epoch,")
+
+
+def test_output_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    config = write(folder, BASE + OUTPUT.replace('"m.npz"', '"runs/m.npz"'))
+    monkeypatch.chdir(tmp_path)
+    result = run_config(config)
+    assert result.files["model"] == str(folder / "runs" / "m.npz")
+    assert (folder / "runs" / "m.npz").is_file() and (folder / "h.csv").is_file()
+
+
+def test_unwritable_output_fails_before_the_first_epoch(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    config = write(tmp_path, BASE + '[output]\nplot = "blocker/loss.png"\n')
+    trained = []
+    monkeypatch.setattr(sn.Model, "fit", lambda *a, **k: trained.append(1))
+    with pytest.raises(sn.ConfigurationError, match=r"output\.plot: cannot write to .*blocker"):
+        run_config(config)
+    assert not trained
+
+
+def test_demo_plot_location_is_checked_before_training(tmp_path: Path, monkeypatch, capsys) -> None:
+    (tmp_path / "blocker").write_text("")
+    trained = []
+    monkeypatch.setattr(sn.Model, "fit", lambda *a, **k: trained.append(1))
+    assert main(["demo", "xor", "--plot", str(tmp_path / "blocker" / "x.png")]) == 1
+    assert "--plot: cannot write to" in capsys.readouterr().err and not trained
+
+
+def test_a_layer_activation_table_keeps_its_options_and_refuses_unknown_ones(
+    tmp_path: Path,
+) -> None:
+    base = BASE.replace('cost = "binary_cross_entropy"', 'cost = "mse"')
+    flat = 'activation = {name = "leaky_relu", negative_slope = 0.3}'
+    result = run_config(write(tmp_path, base.replace('activation = "sigmoid"', flat)))
+    assert result.model.layers[0].activation.negative_slope == 0.3
+    typo = 'activation = {name = "leaky_relu", slope = 0.3}'
+    with pytest.raises(
+        sn.ConfigurationError,
+        match=r"model\.layers\[0\]: activation 'leaky_relu': unknown option 'slope'; it accepts "
+        "negative_slope",
+    ):
+        run_config(write(tmp_path, base.replace('activation = "sigmoid"', typo)))

@@ -134,7 +134,8 @@ def test_a_nested_unknown_key_names_the_key(tmp_path: Path) -> None:
         run_config(write(tmp_path, text), output_dir=tmp_path)
     message = str(info.value)
     assert (
-        "model.layers[2].branches[1].layers[0].out_feature: unknown argument of 'linear'" in message
+        "model.layers[2].branches[1].layers[0].out_feature: linear: unknown option 'out_feature'"
+        in message
     )
     assert f"net.toml:{line_of(text, 'out_feature = 3')}:" in message
 

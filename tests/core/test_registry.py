@@ -7,6 +7,7 @@ import pytest
 
 import scratchnet_core as sn
 from scratchnet_core import registry
+from scratchnet_core.cli import main
 from scratchnet_core.registry import (
     PluginRecord,
     build_registries,
@@ -104,6 +105,48 @@ def test_conflict_names_both_distributions_and_qualified_names_choose(make_distr
     assert "'scratchnet-std:relu'" in str(info.value)
     assert acts["scratchnet-std:relu"].__name__ == "ReLU"
     assert acts["acme_one:relu"].__name__ == "Cube"  # distribution names normalise
+
+
+def test_conflict_error_mentions_the_qualified_form_and_the_disable_variable(
+    make_distribution,
+) -> None:
+    make_distribution(
+        "acme-one", {"scratchnet.activations": {"relu": "acme_one:Cube"}}, {"acme_one": CUBE}
+    )
+    with pytest.raises(sn.PluginConflictError) as info:
+        sn.get_activation_functions()["relu"]
+    message = str(info.value)
+    assert "'distribution:name'" in message and "SCRATCHNET_DISABLE_PLUGINS=" in message
+
+
+def test_plugins_command_marks_both_conflicting_distributions(make_distribution, capsys) -> None:
+    make_distribution(
+        "acme-one", {"scratchnet.activations": {"relu": "acme_one:Cube"}}, {"acme_one": CUBE}
+    )
+    assert main(["plugins"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if " relu " in line]
+    assert len(lines) == 2
+    assert {line.split()[2] for line in lines} == {"acme-one", "scratchnet-std"}
+    for line in lines:
+        assert "loaded; conflict: 2 distributions offer 'relu'" in line
+        assert "'acme-one:relu'" in line and "'scratchnet-std:relu'" in line
+    other = registry.get_registry("activations")
+    tanh = next(r for r in other.records() if r.name == "tanh")
+    assert "conflict" not in other.state(tanh)
+
+
+def test_a_disable_entry_matching_nothing_is_reported(make_distribution, monkeypatch, capsys):
+    monkeypatch.setenv("SCRATCHNET_DISABLE_PLUGINS", "cube, no-such-dist")
+    with pytest.warns(UserWarning, match=r"'no-such-dist' matches no installed plugin"):
+        make_distribution("acme-plugins", {"scratchnet.activations": {"cube": "acme_cube:Cube"}})
+    assert registry.unmatched_disabled_entries() == ["no-such-dist"]  # 'cube' hides acme's
+    assert main(["plugins", "--no-load"]) == 0
+    out = capsys.readouterr().out
+    assert "SCRATCHNET_DISABLE_PLUGINS: 'no-such-dist' matches no installed plugin" in out
+    assert "'cube'" not in out.split("SCRATCHNET_DISABLE_PLUGINS")[-1]
+    monkeypatch.delenv("SCRATCHNET_DISABLE_PLUGINS")
+    registry.refresh()
+    assert registry.unmatched_disabled_entries() == []
 
 
 def test_broken_plugin_reports_entry_point_distribution_and_cause(make_distribution) -> None:

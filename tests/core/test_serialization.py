@@ -150,7 +150,7 @@ def test_header_records_format_architecture_and_plugins(tmp_path: Path) -> None:
     trained(dense_model("adam"), X, Y).save(tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
         header = json.loads(f["header"].tobytes())
-    assert header["format"] == "scratchnet-model" and header["format_version"] == 1
+    assert header["format"] == "scratchnet-model" and header["format_version"] == 2
     assert header["dtype"] == "float32"
     assert [spec["name"] for spec in header["layers"]] == ["linear", "linear"]
     assert header["optimizer"]["name"] == "adam" and header["optimizer"]["state"]["iterations"] == 6
@@ -240,7 +240,7 @@ def rewrite_header(tmp_path: Path, change) -> Path:
 def test_newer_format_version_says_what_this_release_reads(tmp_path: Path) -> None:
     path = rewrite_header(tmp_path, lambda h: h.update(format_version=99))
     with pytest.raises(
-        sn.ModelFileError, match="format version 99; this release of scratchnet reads versions 1"
+        sn.ModelFileError, match="format version 99; this release of scratchnet reads versions 1, 2"
     ):
         sn.Model.load(path)
 
@@ -258,8 +258,77 @@ def test_missing_plugin_names_the_distribution_to_install(tmp_path: Path) -> Non
         )
 
     path = rewrite_header(tmp_path, rename)
-    with pytest.raises(sn.PluginNotFoundError, match="pip install scratchnet-extras"):
+    with pytest.raises(sn.PluginNotFoundError, match="pip install scratchnet-extras") as info:
         sn.Model.load(path)
+    assert "install the distribution named 'scratchnet-extras'" in str(info.value)
+    assert "from its source directory" in str(info.value)  # local ones are not on the index
+
+
+def test_missing_runtime_component_says_to_register_it_before_loading(tmp_path: Path) -> None:
+    def rename(h):
+        h["cost"]["name"] = "my_cost"
+        h["plugins"].append(
+            {
+                "kind": "costs",
+                "name": "my_cost",
+                "distribution": "<runtime>",
+                "version": "<runtime>",
+            }
+        )
+
+    path = rewrite_header(tmp_path, rename)
+    with pytest.raises(sn.MissingPluginError, match="registered at runtime") as info:
+        sn.Model.load(path)
+    message = str(info.value)
+    assert '@scratchnet_core.register("costs", "my_cost"), before loading' in message
+    assert "pip install" not in message
+
+
+V1_FILE = Path(__file__).parent / "data" / "model_v1.npz"
+V1_PREDICTIONS = [0.41660836338996887, 0.5896780490875244, 0.539268434047699, 0.6454517841339111]
+
+
+def test_a_version_1_file_still_loads() -> None:
+    with np.load(V1_FILE, allow_pickle=False) as f:
+        assert json.loads(f["header"].tobytes())["format_version"] == 1
+    model = sn.Model.load(V1_FILE)  # written by scratchnet 0.1 (format version 1)
+    X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    np.testing.assert_allclose(model.predict(X).ravel(), V1_PREDICTIONS, rtol=1e-6)
+    assert model.epochs_trained == 2 and model.optimizer.iterations == 2
+    assert model.input_shape is None  # version 1 did not store it
+    assert set(serialization.READERS) >= {1, 2}
+
+
+def test_input_shape_is_stored_and_summary_of_a_loaded_model_shows_shapes(tmp_path: Path) -> None:
+    X, Y = data()
+    trained(dense_model(), X, Y).save(tmp_path / "m.npz")
+    loaded = sn.Model.load(tmp_path / "m.npz")
+    assert loaded.input_shape == (4,)
+    table = loaded.summary(print_fn=lambda *_: None)
+    assert "(N, 6)" in table and "(N, 3)" in table and "?" not in table
+    fresh = dense_model()
+    fresh.save(tmp_path / "fresh.npz")
+    assert sn.Model.load(tmp_path / "fresh.npz").input_shape is None
+
+
+def test_bad_input_shape_field_is_refused(tmp_path: Path) -> None:
+    path = rewrite_header(tmp_path, lambda h: h.update(input_shape=[4, -1]))
+    with pytest.raises(sn.ModelFileError, match="'input_shape' must be null or a list"):
+        sn.Model.load(path)
+
+
+def test_a_member_the_header_does_not_list_is_refused(tmp_path: Path) -> None:
+    raw = saved_bytes(tmp_path)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw)) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, src.read(info.filename))
+        buf = io.BytesIO()
+        np.save(buf, np.zeros(3, dtype=np.float32))
+        dst.writestr("param/9.extra.npy", buf.getvalue())
+    (tmp_path / "extra.npz").write_bytes(out.getvalue())
+    with pytest.raises(sn.ModelFileError, match=r"members its header does not list \('param/9"):
+        sn.Model.load(tmp_path / "extra.npz")
 
 
 def test_foreign_and_inconsistent_files(tmp_path: Path) -> None:

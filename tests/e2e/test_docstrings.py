@@ -15,6 +15,7 @@ MODULES = [
     "scratchnet_core.config",
     "scratchnet_core.data",
     "scratchnet_core.initializers",
+    "scratchnet_core.interfaces",
     "scratchnet_core.registry",
     "scratchnet_core.serialization",
     "scratchnet_core.summary",

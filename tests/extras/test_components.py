@@ -172,3 +172,15 @@ def test_nadam_against_pytorch() -> None:
     assert_optimizer_matches_pytorch(
         "nadam", "NAdam", {"lr": 0.01, "weight_decay": 0.1}, size=5, seed=3, rtol=1e-9
     )
+
+
+def test_batch_norm_after_a_conv_names_the_batch_axis_as_n() -> None:
+    layers = sn.get_layers()
+    model = sn.Model(
+        [layers["convolutional_2d"](1, 4, 3, padding=1), layers["batch_norm"](4)], "mse"
+    )
+    with pytest.raises(sn.ShapeError) as info:
+        model.output_shape((1, 8, 8))
+    message = str(info.value)
+    assert "layer 1 (BatchNorm1d(4))" in message and "got shape (N, 4, 8, 8)" in message
+    assert "(0, 4, 8, 8)" not in message

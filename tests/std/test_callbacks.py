@@ -165,6 +165,44 @@ def test_scheduler_sets_lr_each_epoch_and_logs_it() -> None:
         )
 
 
+def test_scheduler_passes_the_current_rate_as_keras_does() -> None:
+    X, Y = problem()
+    halving = LearningRateScheduler(lambda epoch, lr: lr * 0.5)
+    hist = model(lr=0.4).fit(X, Y, epochs=3, verbose=0, callbacks=[halving])
+    assert hist["lr"] == [0.2, 0.1, 0.05]  # not a constant 0.2
+    epoch_only = LearningRateScheduler(lambda epoch: 0.1 / (epoch + 1))
+    hist = model(lr=0.4).fit(X, Y, epochs=2, verbose=0, callbacks=[epoch_only])
+    assert hist["lr"] == [0.1, 0.05]
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [lambda: 0.1, lambda epoch, lr, extra: lr, lambda *, epoch, lr: lr, lambda e, lr, *, k: lr],
+)
+def test_scheduler_refuses_a_schedule_with_the_wrong_arguments(schedule) -> None:
+    with pytest.raises(sn.ConfigurationError, match=r"must take \(epoch, lr\) or \(epoch\)"):
+        LearningRateScheduler(schedule)
+
+
+def test_scheduler_error_counts_epochs_from_1() -> None:
+    X, Y = problem()
+    bad = LearningRateScheduler(lambda epoch, lr: 0.1 if epoch == 0 else 0.0)
+    with pytest.raises(sn.ConfigurationError, match=r"lr=0\.0 for epoch 2 \(counting from 1\)"):
+        model().fit(X, Y, epochs=3, verbose=0, callbacks=[bad])
+
+
+@pytest.mark.parametrize("logger_first", [True, False])
+def test_csv_logger_has_the_lr_column_history_has(tmp_path: Path, logger_first: bool) -> None:
+    X, Y = problem()
+    path = tmp_path / "log.csv"
+    callbacks = [CSVLogger(path), LearningRateScheduler(StepLR(1, 0.5))]
+    if not logger_first:
+        callbacks.reverse()
+    hist = model(lr=0.4).fit(X, Y, epochs=2, verbose=0, callbacks=callbacks)
+    rows = list(csv.DictReader(path.read_text().splitlines()))
+    assert [float(r["lr"]) for r in rows] == hist["lr"] == [0.4, 0.2]
+
+
 def test_csv_logger(tmp_path: Path) -> None:
     X, Y = problem()
     path = tmp_path / "log.csv"
@@ -183,3 +221,24 @@ def test_history_plot(tmp_path: Path) -> None:
     hist = model().fit(X, Y, epochs=2, validation_split=0.2, verbose=0)
     hist.plot(tmp_path / "h.png")
     assert (tmp_path / "h.png").stat().st_size > 1000
+
+
+def test_callback_output_folders_are_created_before_the_first_epoch(tmp_path: Path) -> None:
+    X, Y = problem()
+    log_path = tmp_path / "logs" / "new" / "log.csv"
+    ckpt = ModelCheckpoint(tmp_path / "ckpts" / "e{epoch}.npz", monitor="loss")
+    model().fit(X, Y, epochs=1, verbose=0, callbacks=[CSVLogger(log_path), ckpt])
+    assert log_path.is_file() and (tmp_path / "ckpts" / "e1.npz").is_file()
+    (tmp_path / "blocker").write_text("")
+    trained = []
+
+    class Spy:
+        @sn.hookimpl
+        def scratchnet_epoch_start(self, epoch):
+            trained.append(epoch)
+
+    with pytest.raises(sn.ConfigurationError, match="CSVLogger: path: cannot write to"):
+        model().fit(
+            X, Y, epochs=1, verbose=0, callbacks=[Spy(), CSVLogger(tmp_path / "blocker" / "l.csv")]
+        )
+    assert not trained

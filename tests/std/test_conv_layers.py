@@ -94,23 +94,9 @@ def test_swapping_backends() -> None:
         assert type(fixed._backend()).__name__ == "FFT"  # per-layer choice wins
 
 
-def test_environment_variable(monkeypatch) -> None:
-    monkeypatch.setenv("SCRATCHNET_CONV_BACKEND", "fft")
-    assert sn.current_conv_backend() == "fft"
-    monkeypatch.setenv("SCRATCHNET_CONV_BACKEND", "fftt")
-    with pytest.raises(sn.PluginNotFoundError, match="SCRATCHNET_CONV_BACKEND"):
-        sn.current_conv_backend()
-    monkeypatch.delenv("SCRATCHNET_CONV_BACKEND")
-    assert sn.current_conv_backend() == "auto"
-
-
-def test_unknown_backend_names() -> None:
+def test_unknown_backend_name_on_a_layer() -> None:
     with pytest.raises(sn.PluginNotFoundError, match="did you mean 'fft'"):
         convolutional_2d(1, 1, 3, backend="fftt")
-    with pytest.raises(sn.PluginNotFoundError):
-        sn.set_conv_backend("winograd")
-    with pytest.raises(sn.PluginNotFoundError), sn.conv_backend("nope"):
-        pass
 
 
 def test_shape_errors_name_the_layer_and_layout() -> None:

@@ -8,24 +8,12 @@ from typing import Any
 import numpy as np
 from scipy.special import erf
 
-from scratchnet_core import ActivationFunction, ConfigurationError
+from scratchnet_core import ActivationFunction
+from scratchnet_core.checks import finite_real, one_of, positive_real
 from scratchnet_core.interfaces import Array
-from scratchnet_core.numerics import ieee
+from scratchnet_core.numerics import ieee, sigmoid, softplus
 
 __all__ = ["ELU", "GELU", "SiLU", "Softplus"]
-
-
-def _number(owner: str, name: str, value: Any, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigurationError(f"{owner}: {name} must be a finite number, got {value!r}")
-    if positive and value <= 0:
-        raise ConfigurationError(f"{owner}: {name} must be > 0, got {value}")
-    return float(value)
-
-
-def _sigmoid(z: Array) -> Array:
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class GELU(ActivationFunction):
@@ -41,31 +29,33 @@ class GELU(ActivationFunction):
     initializer = "he_normal"
 
     def __init__(self, approximate: str = "none") -> None:
-        if approximate not in ("none", "tanh"):
-            raise ConfigurationError(
-                f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}"
-            )
-        self.approximate = approximate
+        self.approximate = one_of("gelu", "approximate", approximate, ("none", "tanh"))
 
     def forward(self, z: Array) -> Array:
-        self._z = z
         if self.approximate == "tanh":
             zc = np.clip(z, -20, 20)  # tanh is exactly +-1 beyond; z**3 would overflow
             inner = math.sqrt(2 / math.pi) * (zc + 0.044715 * zc**3)
-            self._t = np.tanh(inner)
-            return 0.5 * z * (1 + self._t)
-        self._cdf = (0.5 * (1 + erf(z / math.sqrt(2)))).astype(z.dtype, copy=False)
-        return z * self._cdf
+            t = np.tanh(inner)
+            self.save_for_backward(z, t)
+            result: Array = 0.5 * z * (1 + t)
+            return result
+        cdf = (0.5 * (1 + erf(z / math.sqrt(2)))).astype(z.dtype, copy=False)
+        self.save_for_backward(z, cdf)
+        result = z * cdf
+        return result
 
     @ieee
     def backward(self, grad: Array) -> Array:
-        z = np.clip(self._z, -40, 40)  # beyond, the pdf terms are exactly 0 in float64
+        z, t_or_cdf = self.saved
+        z = np.clip(z, -40, 40)  # beyond, the pdf terms are exactly 0 in float64
         if self.approximate == "tanh":
-            t = self._t
+            t = t_or_cdf
             d_inner = math.sqrt(2 / math.pi) * (1 + 3 * 0.044715 * z**2)
-            return grad * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * d_inner)
+            result: Array = grad * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * d_inner)
+            return result
         pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
-        return grad * (self._cdf + z * pdf)
+        result = grad * (t_or_cdf + z * pdf)
+        return result
 
     def get_config(self) -> dict[str, Any]:
         return {"approximate": self.approximate}
@@ -81,13 +71,15 @@ class SiLU(ActivationFunction):
     initializer = "he_normal"
 
     def forward(self, z: Array) -> Array:
-        self._z = z
-        self._s = _sigmoid(z)
-        return z * self._s
+        s = sigmoid(z)
+        self.save_for_backward(z, s)
+        result: Array = z * s
+        return result
 
     def backward(self, grad: Array) -> Array:
-        s = self._s
-        return grad * (s * (1 + self._z * (1 - s)))
+        z, s = self.saved
+        result: Array = grad * (s * (1 + z * (1 - s)))
+        return result
 
 
 class ELU(ActivationFunction):
@@ -102,15 +94,17 @@ class ELU(ActivationFunction):
     initializer = "he_normal"
 
     def __init__(self, alpha: float = 1.0) -> None:
-        self.alpha = _number("elu", "alpha", alpha)
+        self.alpha = finite_real("elu", "alpha", alpha)
 
     def forward(self, z: Array) -> Array:
-        self._mask = z > 0
-        self._neg = self.alpha * np.expm1(np.minimum(z, 0))  # exp of non-positives: no overflow
-        return np.where(self._mask, z, self._neg)
+        mask = z > 0
+        neg = self.alpha * np.expm1(np.minimum(z, 0))  # exp of non-positives: no overflow
+        self.save_for_backward(mask, neg)
+        return np.where(mask, z, neg)
 
     def backward(self, grad: Array) -> Array:
-        return np.where(self._mask, grad, grad * (self._neg + self.alpha))
+        mask, neg = self.saved
+        return np.where(mask, grad, grad * (neg + self.alpha))
 
     def get_config(self) -> dict[str, Any]:
         return {"alpha": self.alpha}
@@ -126,17 +120,17 @@ class Softplus(ActivationFunction):
     """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
-        self.beta = _number("softplus", "beta", beta, positive=True)
-        self.threshold = _number("softplus", "threshold", threshold)
+        self.beta = positive_real("softplus", "beta", beta)
+        self.threshold = finite_real("softplus", "threshold", threshold)
 
     def forward(self, z: Array) -> Array:
-        self._bz = bz = self.beta * z
-        soft = (np.maximum(bz, 0) + np.log1p(np.exp(-np.abs(bz)))) / self.beta
-        return np.where(bz > self.threshold, z, soft)
+        bz = self.beta * z
+        self.save_for_backward(bz)
+        return np.where(bz > self.threshold, z, softplus(bz) / self.beta)
 
     def backward(self, grad: Array) -> Array:
-        bz = self._bz
-        return np.where(bz > self.threshold, grad, grad * _sigmoid(bz))
+        (bz,) = self.saved
+        return np.where(bz > self.threshold, grad, grad * sigmoid(bz))
 
     def get_config(self) -> dict[str, Any]:
         return {"beta": self.beta, "threshold": self.threshold}

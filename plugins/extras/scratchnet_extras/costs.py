@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from scratchnet_core import (
     ActivationFunction,
-    ConfigurationError,
     CostFunction,
     ShapeError,
     get_activation_functions,
 )
+from scratchnet_core.checks import positive_real, real_in_range, same_shape
 from scratchnet_core.interfaces import Array
-from scratchnet_core.numerics import ieee
+from scratchnet_core.numerics import GRAD_EPS, categorical_accuracy, clamped_log, ieee, log_softmax
 
 __all__ = ["Huber", "LabelSmoothingCrossEntropy"]
 
@@ -34,21 +33,12 @@ class Huber(CostFunction):
     """
 
     def __init__(self, delta: float = 1.0) -> None:
-        if (
-            isinstance(delta, bool)
-            or not isinstance(delta, (int, float))
-            or not delta > 0
-            or not math.isfinite(delta)
-        ):
-            raise ConfigurationError(f"huber: delta must be a finite number > 0, got {delta!r}")
-        self.delta = float(delta)
+        self.delta = positive_real("huber", "delta", delta)
 
     def _diff(self, y_pred: Array, y_true: Array) -> Array:
-        if y_pred.shape != y_true.shape:
-            raise ShapeError(
-                "huber", f"targets shaped like the predictions {y_pred.shape}", y_true.shape
-            )
-        return y_pred - y_true
+        same_shape("huber", y_pred, y_true)
+        result: Array = y_pred - y_true
+        return result
 
     @ieee
     def loss(self, y_pred: Array, y_true: Array) -> float:
@@ -80,15 +70,7 @@ class LabelSmoothingCrossEntropy(CostFunction):
     accepts_class_indices = True
 
     def __init__(self, label_smoothing: float = 0.1) -> None:
-        if (
-            isinstance(label_smoothing, bool)
-            or not isinstance(label_smoothing, (int, float))
-            or not 0 <= label_smoothing <= 1
-        ):
-            raise ConfigurationError(
-                f"{_NAME}: label_smoothing must be in [0, 1], got {label_smoothing!r}"
-            )
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = real_in_range(_NAME, "label_smoothing", label_smoothing, 0.0, 1.0)
 
     def _targets(self, y_pred: Array, y_true: Array) -> Array:
         if y_pred.ndim != 2:
@@ -109,19 +91,19 @@ class LabelSmoothingCrossEntropy(CostFunction):
             )
         else:
             onehot = y_true
-        return (1 - self.label_smoothing) * onehot + self.label_smoothing / c
+        result: Array = (1 - self.label_smoothing) * onehot + self.label_smoothing / c
+        return result
 
     @ieee
     def loss(self, y_pred: Array, y_true: Array) -> float:
         t = self._targets(y_pred, y_true)
-        with np.errstate(divide="ignore"):
-            logp = np.maximum(np.log(y_pred), -100.0)
-        return float(-np.sum(t * logp) / y_pred.shape[0])
+        return float(-np.sum(t * clamped_log(y_pred)) / y_pred.shape[0])
 
     @ieee
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
         t = self._targets(y_pred, y_true)
-        return -t / np.maximum(y_pred, 1e-12) / y_pred.shape[0]
+        result: Array = -t / np.maximum(y_pred, GRAD_EPS) / y_pred.shape[0]
+        return result
 
     def fuses_with(self, activation: ActivationFunction | None) -> bool:
         softmax = get_activation_functions().get("softmax")
@@ -136,16 +118,14 @@ class LabelSmoothingCrossEntropy(CostFunction):
         self, z: Array, y_true: Array, y_pred: Array | None = None
     ) -> tuple[float, Array]:
         t = self._targets(z, y_true)
-        shifted = z - z.max(axis=1, keepdims=True)
-        logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        logp = log_softmax(z, axis=1)
         n = z.shape[0]
         loss = float(-np.sum(t * logp) / n)
         grad = (np.exp(logp) * t.sum(axis=1, keepdims=True) - t) / n
         return loss, grad
 
     def accuracy(self, y_pred: Array, y_true: Array) -> float:
-        labels = y_true if y_true.ndim == 1 else y_true.argmax(axis=1)
-        return float(np.mean(y_pred.argmax(axis=1) == labels))
+        return categorical_accuracy(y_pred, y_true)
 
     def get_config(self) -> dict[str, Any]:
         return {"label_smoothing": self.label_smoothing}

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from scratchnet_core import ConfigurationError, Layer, ShapeError, constant, get_rng
-from scratchnet_core.checks import positive_int, real_in_range
+from scratchnet_core import Layer, ShapeError, constant, get_rng
+from scratchnet_core.checks import integer, positive_int, real_in_range, shape_tuple
 from scratchnet_core.interfaces import Array
 from scratchnet_core.numerics import ieee
 
@@ -40,10 +39,6 @@ def _standardize(x: Array, mean: Array, inv_std: Array) -> Array:
 @ieee
 def _affine(xhat: Array, scale: Array, shift: Array) -> Array:
     return xhat * scale + shift
-
-
-def _integral(value: Any) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 class Dropout(Layer):
@@ -77,28 +72,31 @@ class Dropout(Layer):
     ) -> None:
         super().__init__(dtype=dtype)
         self.p = real_in_range("dropout", "p", p, 0.0, 1.0, high_open=True)
-        for name, value in (("seed", seed), ("step", step)):
-            if value is not None and (not _integral(value) or value < 0):
-                raise ConfigurationError(f"dropout: {name} must be an integer >= 0, got {value!r}")
-        self.seed = int(seed) if seed is not None else int(get_rng().integers(2**63))
-        self.step = int(step)
+        self.seed = (
+            integer("dropout", "seed", seed, low=0)
+            if seed is not None
+            else int(get_rng().integers(2**63))
+        )
+        self.step = integer("dropout", "step", step, low=0)
         self.rng: np.random.Generator | None = None
 
     @ieee
     def forward(self, x: Array, training: bool = False) -> Array:
         if not training or self.p == 0:
-            self._scale: Array | None = None
+            self.save_for_backward(None)
             return x
         rng = self.rng if self.rng is not None else np.random.default_rng([self.seed, self.step])
         self.step += 1
         keep = rng.random(x.shape) >= self.p
-        self._scale = keep.astype(x.dtype) / (1 - self.p)
-        return x * self._scale
+        scale = keep.astype(x.dtype) / (1 - self.p)
+        self.save_for_backward(scale)
+        return x * scale
 
     def backward(self, grad: Array) -> Array | None:
+        (scale,) = self.saved
         if not self.needs_input_grad:
             return None
-        return grad if self._scale is None else grad * self._scale
+        return grad if scale is None else grad * scale
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         return tuple(int(s) for s in input_shape)
@@ -142,10 +140,10 @@ class _BatchNorm(Layer):
         self.add_buffer("running_mean", constant(shape, 0.0, dtype=dtype))
         self.add_buffer("running_var", constant(shape, 1.0, dtype=dtype))
 
-    def _check(self, shape: Sequence[int]) -> None:
+    def _check(self, shape: Sequence[int], shown: str | None = None) -> None:
         if len(shape) not in self.ranks or shape[1] != self.num_features:
             raise ShapeError(
-                repr(self), f"{self.layout} with C = {self.num_features}", tuple(shape)
+                repr(self), f"{self.layout} with C = {self.num_features}", shown or tuple(shape)
             )
 
     def _axes(self, ndim: int) -> tuple[int, ...]:
@@ -159,18 +157,18 @@ class _BatchNorm(Layer):
             count = x.size // self.num_features
             if count < 2:
                 raise ShapeError(repr(self), "more than one value per channel in training", x.shape)
-            self._xhat, inv_std, mean, var = _normalize(x, axes, self.eps)
-            self._inv_std = inv_std.reshape(-1)
+            xhat, inv_std, mean, var = _normalize(x, axes, self.eps)
+            inv_std = inv_std.reshape(-1)
             self._update_running(mean.reshape(-1), var.reshape(-1), count)
         else:
             mean, var = self._buffers["running_mean"], self._buffers["running_var"]
-            self._inv_std = 1 / np.sqrt(var + self.eps)
-            self._xhat = _standardize(x, mean.reshape(view), self._inv_std.reshape(view))
-        self._training = training
+            inv_std = 1 / np.sqrt(var + self.eps)
+            xhat = _standardize(x, mean.reshape(view), inv_std.reshape(view))
+        self.save_for_backward(xhat, inv_std, training)
         if not self.affine:
-            return self._xhat
+            return xhat
         scale, shift = self._params["weight"].reshape(view), self._params["bias"].reshape(view)
-        return _affine(self._xhat, scale, shift)
+        return _affine(xhat, scale, shift)
 
     @ieee  # running statistics of extreme inputs may overflow to inf: IEEE, as in PyTorch
     def _update_running(self, mean: Array, var: Array, count: int) -> None:
@@ -183,24 +181,27 @@ class _BatchNorm(Layer):
 
     @ieee
     def backward(self, grad: Array) -> Array | None:
+        xhat, inv_std, training = self.saved
         axes = self._axes(grad.ndim)
         view = (1, -1, *(1,) * (grad.ndim - 2))
-        xhat = self._xhat
         if self.affine:
             self._grads["weight"] = (grad * xhat).sum(axis=axes)
             self._grads["bias"] = grad.sum(axis=axes)
             grad = grad * self._params["weight"].reshape(view)
         if not self.needs_input_grad:
             return None
-        inv_std = self._inv_std.reshape(view)
-        if not self._training:
-            return grad * inv_std
+        inv_std = inv_std.reshape(view)
+        if not training:
+            result: Array = grad * inv_std
+            return result
         mean_g = grad.mean(axis=axes, keepdims=True)
         mean_gx = (grad * xhat).mean(axis=axes, keepdims=True)
-        return inv_std * (grad - mean_g - xhat * mean_gx)
+        result = inv_std * (grad - mean_g - xhat * mean_gx)
+        return result
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
-        self._check((0, *input_shape))
+        shown = "shape (N, " + ", ".join(str(int(s)) for s in input_shape) + ")"
+        self._check((0, *input_shape), shown)  # 0 stands for the batch axis, shown as N
         return tuple(int(s) for s in input_shape)
 
     def get_config(self) -> dict[str, Any]:
@@ -266,24 +267,7 @@ class LayerNorm(Layer):
         dtype: DTypeLike | None = None,
     ) -> None:
         super().__init__(dtype=dtype)
-        shape = (
-            (normalized_shape,)
-            if isinstance(normalized_shape, numbers.Integral)
-            else normalized_shape
-        )
-        if (
-            not isinstance(shape, (tuple, list))
-            or not shape
-            or not all(
-                isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1
-                for s in shape
-            )
-        ):
-            raise ConfigurationError(
-                "layer_norm: normalized_shape must be a positive int or a tuple of them, "
-                f"got {normalized_shape!r}"
-            )
-        self.normalized_shape = tuple(int(s) for s in shape)
+        self.normalized_shape = shape_tuple("layer_norm", "normalized_shape", normalized_shape)
         self.eps = real_in_range("layer_norm", "eps", eps, 0.0, math.inf)
         self.elementwise_affine = bool(elementwise_affine)
         if self.elementwise_affine:
@@ -299,14 +283,15 @@ class LayerNorm(Layer):
             raise ShapeError(
                 repr(self), f"(N, ..., {', '.join(map(str, self.normalized_shape))})", x.shape
             )
-        self._xhat, self._inv_std, _, _ = _normalize(x, self._axes(x.ndim), self.eps)
+        xhat, inv_std, _, _ = _normalize(x, self._axes(x.ndim), self.eps)
+        self.save_for_backward(xhat, inv_std)
         if not self.elementwise_affine:
-            return self._xhat
-        return _affine(self._xhat, self._params["weight"], self._params["bias"])
+            return xhat
+        return _affine(xhat, self._params["weight"], self._params["bias"])
 
     @ieee
     def backward(self, grad: Array) -> Array | None:
-        xhat = self._xhat
+        xhat, inv_std = self.saved
         batch_axes = tuple(range(grad.ndim - len(self.normalized_shape)))
         if self.elementwise_affine:
             self._grads["weight"] = (grad * xhat).sum(axis=batch_axes)
@@ -317,7 +302,8 @@ class LayerNorm(Layer):
         axes = self._axes(grad.ndim)
         mean_g = grad.mean(axis=axes, keepdims=True)
         mean_gx = (grad * xhat).mean(axis=axes, keepdims=True)
-        return self._inv_std * (grad - mean_g - xhat * mean_gx)
+        result: Array = inv_std * (grad - mean_g - xhat * mean_gx)
+        return result
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         k = len(self.normalized_shape)

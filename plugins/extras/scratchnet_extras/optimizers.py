@@ -43,8 +43,8 @@ class NAdam(Optimizer):
         self.weight_decay = real_in_range("nadam", "weight_decay", weight_decay, 0.0, inf)
         self.momentum_decay = real_in_range("nadam", "momentum_decay", momentum_decay, 0.0, inf)
         self.mu_product = 1.0
-        self.exp_avg: dict[str, Array] = {}
-        self.exp_avg_sq: dict[str, Array] = {}
+
+    state_names = ("exp_avg", "exp_avg_sq")
 
     def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
         self.iterations += 1
@@ -58,8 +58,8 @@ class NAdam(Optimizer):
             g = grads[name]
             if self.weight_decay:
                 g = g + self.weight_decay * p
-            m = self.exp_avg.setdefault(name, np.zeros_like(p))
-            v = self.exp_avg_sq.setdefault(name, np.zeros_like(p))
+            m = self.buffer("exp_avg", name, p)
+            v = self.buffer("exp_avg_sq", name, p)
             m *= b1
             m += (1 - b1) * g
             v *= b2
@@ -69,19 +69,11 @@ class NAdam(Optimizer):
             p -= (self.lr * mu_next / (1 - self.mu_product * mu_next)) * (m / denom)
 
     def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        state.update(
-            mu_product=self.mu_product,
-            exp_avg={k: v.copy() for k, v in self.exp_avg.items()},
-            exp_avg_sq={k: v.copy() for k, v in self.exp_avg_sq.items()},
-        )
-        return state
+        return {**super().state_dict(), "mu_product": self.mu_product}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         super().load_state_dict(state)
         self.mu_product = float(state["mu_product"])
-        self.exp_avg = {k: np.array(v) for k, v in state["exp_avg"].items()}
-        self.exp_avg_sq = {k: np.array(v) for k, v in state["exp_avg_sq"].items()}
 
     def get_config(self) -> dict[str, Any]:
         return {

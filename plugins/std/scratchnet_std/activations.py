@@ -1,20 +1,21 @@
 """Standard activation functions.
 
-Each ``forward(z)`` keeps what its ``backward`` needs; ``backward(grad)`` is the
-vector-Jacobian product. All keep the input's dtype and raise no NumPy warning for any
-finite input.
+Each ``forward(z)`` keeps what its ``backward`` needs with ``save_for_backward``;
+``backward(grad)`` reads ``saved`` and returns the vector-Jacobian product (a second
+``backward`` raises `BackwardError`). All keep the input's dtype and raise no NumPy warning
+for any finite input.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
-from scratchnet_core import ActivationFunction, BackwardError, ConfigurationError
+from scratchnet_core import ActivationFunction
+from scratchnet_core.checks import finite_real, integer
 from scratchnet_core.interfaces import Array
-from scratchnet_core.numerics import ieee
+from scratchnet_core.numerics import ieee, sigmoid
 
 __all__ = ["Identity", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh", "sigmoid"]
 
@@ -27,6 +28,7 @@ class Identity(ActivationFunction):
     """
 
     def forward(self, z: Array) -> Array:
+        self.save_for_backward()  # nothing needed, but a second backward is still an error
         return z
 
     def backward(self, grad: Array) -> Array:
@@ -41,17 +43,15 @@ class ReLU(ActivationFunction):
     """
 
     initializer = "he_normal"
-    _mask: Array | None = None
 
     def forward(self, z: Array) -> Array:
-        self._mask = z > 0
+        self.save_for_backward(z > 0)
         return np.maximum(z, 0)
 
     def backward(self, grad: Array) -> Array:
-        mask, self._mask = self._mask, None
-        if mask is None:
-            raise BackwardError(self)
-        return grad * mask
+        (mask,) = self.saved
+        result: Array = grad * mask
+        return result
 
 
 class LeakyReLU(ActivationFunction):
@@ -64,35 +64,19 @@ class LeakyReLU(ActivationFunction):
     initializer = "he_normal"
 
     def __init__(self, negative_slope: float = 0.01) -> None:
-        if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
-            raise ConfigurationError(
-                f"leaky_relu: negative_slope must be a number, got {negative_slope!r}"
-            )
-        if not math.isfinite(negative_slope):
-            raise ConfigurationError(
-                f"leaky_relu: negative_slope must be finite, got {negative_slope}"
-            )
-        self.negative_slope = float(negative_slope)
+        self.negative_slope = finite_real("leaky_relu", "negative_slope", negative_slope)
 
     def forward(self, z: Array) -> Array:
-        self._mask = z > 0
-        return np.where(self._mask, z, z * self.negative_slope)
+        mask = z > 0
+        self.save_for_backward(mask)
+        return np.where(mask, z, z * self.negative_slope)
 
     def backward(self, grad: Array) -> Array:
-        return np.where(self._mask, grad, grad * self.negative_slope)
+        (mask,) = self.saved
+        return np.where(mask, grad, grad * self.negative_slope)
 
     def get_config(self) -> dict[str, Any]:
         return {"negative_slope": self.negative_slope}
-
-
-def sigmoid(z: Array) -> Array:
-    """The logistic function, computed without overflow for any finite ``z``.
-
-    >>> sigmoid(np.array([-1000.0, 0.0, 1000.0]))
-    array([0. , 0.5, 1. ])
-    """
-    e = np.exp(-np.abs(z))  # in (0, 1]: never overflows
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
 class Sigmoid(ActivationFunction):
@@ -103,12 +87,14 @@ class Sigmoid(ActivationFunction):
     """
 
     def forward(self, z: Array) -> Array:
-        self._out = sigmoid(z)
-        return self._out
+        out = sigmoid(z)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad: Array) -> Array:
-        out = self._out
-        return grad * out * (1 - out)
+        (out,) = self.saved
+        result: Array = grad * out * (1 - out)
+        return result
 
 
 class Tanh(ActivationFunction):
@@ -120,12 +106,14 @@ class Tanh(ActivationFunction):
     """
 
     def forward(self, z: Array) -> Array:
-        self._out = np.tanh(z)
-        return self._out
+        out = np.tanh(z)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad: Array) -> Array:
-        out = self._out
-        return grad * (1 - out * out)
+        (out,) = self.saved
+        result: Array = grad * (1 - out * out)
+        return result
 
 
 class Softmax(ActivationFunction):
@@ -139,24 +127,20 @@ class Softmax(ActivationFunction):
     array([[1., 0.]])
     """
 
-    _out: Array | None = None
-
     def __init__(self, axis: int = -1) -> None:
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise ConfigurationError(f"softmax: axis must be an integer, got {axis!r}")
-        self.axis = axis
+        self.axis = integer("softmax", "axis", axis)
 
     @ieee  # z - max(z) may overflow to -inf for extreme logits: exp gives the exact 0
     def forward(self, z: Array) -> Array:
         e = np.exp(z - z.max(axis=self.axis, keepdims=True))
-        self._out = e / e.sum(axis=self.axis, keepdims=True)
-        return self._out
+        p: Array = e / e.sum(axis=self.axis, keepdims=True)
+        self.save_for_backward(p)
+        return p
 
     def backward(self, grad: Array) -> Array:
-        p, self._out = self._out, None
-        if p is None:
-            raise BackwardError(self)
-        return p * (grad - (grad * p).sum(axis=self.axis, keepdims=True))
+        (p,) = self.saved
+        result: Array = p * (grad - (grad * p).sum(axis=self.axis, keepdims=True))
+        return result
 
     def get_config(self) -> dict[str, Any]:
         return {"axis": self.axis}

@@ -11,16 +11,17 @@ writes its own the same way.
 from __future__ import annotations
 
 import csv
+import inspect
 import logging
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 
 import numpy as np
 
 from scratchnet_core import ConfigurationError, Model, hookimpl
-from scratchnet_core.checks import positive_int, real_in_range
+from scratchnet_core.checks import output_path, positive_int, real_in_range
 
 __all__ = [
     "CSVLogger",
@@ -133,14 +134,16 @@ class EarlyStopping:
     def scratchnet_train_end(self, model: Model) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             model.set_weights(self.best_weights)
-            log.info("EarlyStopping: restored the weights of epoch %s", self.best_epoch)
+            shown = None if self.best_epoch is None else self.best_epoch + 1
+            log.info("EarlyStopping: restored the weights of epoch %s", shown)
 
 
 class ModelCheckpoint:
     """Save the model after every epoch, or only when ``monitor`` improves.
 
     ``path`` may hold ``{epoch}`` and metric names as format fields
-    (``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``; ``epoch`` counts from 1). Weights that are not
+    (``"ckpt-{epoch:03d}-{val_loss:.3f}.npz"``; ``epoch`` counts from 1). Its folder is
+    created, and checked writable, when training starts. Weights that are not
     all finite are never written: a good file is never replaced by a diverged model.
 
     Examples
@@ -170,6 +173,8 @@ class ModelCheckpoint:
 
     @hookimpl
     def scratchnet_train_start(self, config: dict[str, Any]) -> None:
+        if "{" not in str(Path(self.path).parent):  # its folder is known: check it now
+            output_path("ModelCheckpoint: path", self.path)
         self._tracker = _Monitor("ModelCheckpoint", self.monitor, self.mode, 0.0)
         if self.save_best_only:
             self._tracker.check_available(config["metrics"])
@@ -194,9 +199,14 @@ class ModelCheckpoint:
 class StepLR:
     """``lr = base_lr * gamma ** (epoch // step_size)`` (PyTorch's ``StepLR``).
 
+    A closed form of the rate training started with (``from_initial_lr``): given to
+    `LearningRateScheduler`, it receives that rate, not the current one.
+
     >>> [StepLR(step_size=2, gamma=0.5)(epoch, 1.0) for epoch in range(5)]
     [1.0, 1.0, 0.5, 0.5, 0.25]
     """
+
+    from_initial_lr: ClassVar[bool] = True
 
     def __init__(self, step_size: int, gamma: float = 0.1) -> None:
         self.step_size = positive_int("StepLR", "step_size", step_size)
@@ -207,11 +217,14 @@ class StepLR:
 
 
 class ExponentialLR:
-    """``lr = base_lr * gamma ** epoch`` (PyTorch's ``ExponentialLR``).
+    """``lr = base_lr * gamma ** epoch`` (PyTorch's ``ExponentialLR``); a closed form of the
+    initial rate, as `StepLR`.
 
     >>> ExponentialLR(gamma=0.5)(3, 1.0)
     0.125
     """
+
+    from_initial_lr: ClassVar[bool] = True
 
     def __init__(self, gamma: float) -> None:
         self.gamma = real_in_range("ExponentialLR", "gamma", gamma, 0.0, math.inf)
@@ -222,12 +235,15 @@ class ExponentialLR:
 
 class CosineAnnealingLR:
     """``lr = eta_min + (base_lr - eta_min) (1 + cos(pi epoch / T_max)) / 2`` (PyTorch's
-    closed form; after ``T_max`` it rises again, as there).
+    closed form; after ``T_max`` it rises again, as there); a closed form of the initial rate,
+    as `StepLR`.
 
     >>> schedule = CosineAnnealingLR(T_max=10)
     >>> schedule(0, 0.1), round(schedule(5, 0.1), 6), round(schedule(10, 0.1), 6)
     (0.1, 0.05, 0.0)
     """
+
+    from_initial_lr: ClassVar[bool] = True
 
     def __init__(self, T_max: int, eta_min: float = 0.0) -> None:
         self.T_max = positive_int("CosineAnnealingLR", "T_max", T_max)
@@ -238,29 +254,69 @@ class CosineAnnealingLR:
         return self.eta_min + (base_lr - self.eta_min) * cosine
 
 
-class LearningRateScheduler:
-    """Set the optimizer's ``lr`` at the start of every epoch from ``schedule(epoch, base_lr)``.
+def _schedule_arity(schedule: Callable[..., float]) -> int:
+    """How many positional arguments to pass: 2 (``epoch, lr``) or 1 (``epoch``); anything
+    else is a `ConfigurationError` raised now, not at the first epoch."""
+    try:
+        signature = inspect.signature(schedule)
+    except (TypeError, ValueError):  # no introspectable signature (some builtins): trust it
+        return 2
+    positional = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    required = [p for p in positional if p.default is p.empty]
+    required_keyword = [
+        p.name
+        for p in signature.parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.default is p.empty
+    ]
+    variadic = any(p.kind is p.VAR_POSITIONAL for p in signature.parameters.values())
+    if not required_keyword and len(required) <= 2 and (len(positional) >= 2 or variadic):
+        return 2
+    if not required_keyword and len(required) == 1:
+        return 1
+    name = getattr(schedule, "__name__", type(schedule).__name__)
+    raise ConfigurationError(
+        f"LearningRateScheduler: schedule must take (epoch, lr) or (epoch), as in Keras; "
+        f"{name}{signature} does not"
+    )
 
-    ``base_lr`` is the optimizer's ``lr`` when training starts. The schedule depends on the
-    epoch number alone, so a run resumed with ``initial_epoch`` continues it exactly. The
-    epoch's rate is logged as ``lr``.
+
+class LearningRateScheduler:
+    """Set the optimizer's ``lr`` at the start of every epoch from ``schedule(epoch, lr)``.
+
+    As in Keras, ``epoch`` counts from 0 and ``lr`` is the optimizer's current rate, so
+    ``lambda epoch, lr: lr * 0.5`` halves the rate every epoch; a schedule of ``(epoch)``
+    alone is called with the epoch only. The built-in `StepLR`,
+    `ExponentialLR` and `CosineAnnealingLR` are closed forms (PyTorch's): they
+    say so with ``from_initial_lr = True`` and receive the rate training started with, so a
+    run resumed with ``initial_epoch`` continues them exactly. A schedule of any other
+    number of arguments is refused here. The epoch's rate is logged as ``lr``.
 
     Examples
     --------
     >>> import numpy as np, scratchnet_core as sn
     >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse", sn.get_optimizers()["sgd"](0.4))
     >>> history = model.fit(np.zeros((4, 2)), np.zeros(4), epochs=3, verbose=0,
-    ...                     callbacks=[LearningRateScheduler(StepLR(1, 0.5))])
+    ...                     callbacks=[LearningRateScheduler(lambda epoch, lr: lr * 0.5)])
     >>> history["lr"]
-    [0.4, 0.2, 0.1]
+    [0.2, 0.1, 0.05]
+    >>> LearningRateScheduler(lambda: 0.1)
+    Traceback (most recent call last):
+    ...
+    scratchnet_core.errors.ConfigurationError: LearningRateScheduler: schedule must take ...
     """
 
-    def __init__(self, schedule: Callable[[int, float], float]) -> None:
+    def __init__(self, schedule: Callable[..., float]) -> None:
         if not callable(schedule):
             raise ConfigurationError(
                 f"LearningRateScheduler: schedule must be callable, got {schedule!r}"
             )
         self.schedule = schedule
+        self._arity = _schedule_arity(schedule)
+        self._from_initial = bool(getattr(schedule, "from_initial_lr", False))
         self.base_lr: float | None = None
 
     @hookimpl
@@ -271,21 +327,26 @@ class LearningRateScheduler:
     @hookimpl
     def scratchnet_epoch_start(self, model: Model, epoch: int) -> None:
         assert self.base_lr is not None
-        lr = float(self.schedule(epoch, self.base_lr))
+        if self._arity == 1:
+            value = self.schedule(epoch)
+        else:
+            value = self.schedule(epoch, self.base_lr if self._from_initial else model.optimizer.lr)
+        lr = float(value)
         if not math.isfinite(lr) or lr <= 0:
             raise ConfigurationError(
-                f"LearningRateScheduler: the schedule gave lr={lr} for epoch {epoch}; "
-                "it must be > 0"
+                f"LearningRateScheduler: the schedule gave lr={lr} for epoch {epoch + 1} "
+                "(counting from 1); it must be > 0"
             )
         model.optimizer.lr = lr
 
-    @hookimpl
+    @hookimpl(tryfirst=True)  # before CSVLogger, History and the progress bar read the logs
     def scratchnet_epoch_end(self, model: Model, logs: dict[str, float]) -> None:
         logs["lr"] = model.optimizer.lr
 
 
 class CSVLogger:
-    """Write one CSV row per epoch: ``epoch`` then every logged metric.
+    """Write one CSV row per epoch: ``epoch`` then every logged metric (``lr`` too, with a
+    `LearningRateScheduler`). The file's folder is created when training starts.
 
     Examples
     --------
@@ -308,6 +369,7 @@ class CSVLogger:
 
     @hookimpl
     def scratchnet_train_start(self) -> None:
+        output_path("CSVLogger: path", self.path)
         new = not (self.append and self.path.exists() and self.path.stat().st_size > 0)
         self._file = self.path.open("a" if self.append else "w", newline="")
         self._keys = None

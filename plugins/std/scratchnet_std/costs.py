@@ -12,19 +12,20 @@ from typing import Any
 import numpy as np
 
 from scratchnet_core import ActivationFunction, CostFunction, DataError, ShapeError
+from scratchnet_core.checks import same_shape
 from scratchnet_core.interfaces import Array
+from scratchnet_core.numerics import (
+    GRAD_EPS,
+    categorical_accuracy,
+    clamped_log,
+    log_softmax,
+    sigmoid,
+    softplus,
+)
 
-from .activations import Sigmoid, Softmax, sigmoid
+from .activations import Sigmoid, Softmax
 
 __all__ = ["BinaryCrossEntropy", "CategoricalCrossEntropy", "MeanSquaredError"]
-
-_LOG_FLOOR = -100.0  # PyTorch's clamp of log(p) in BCELoss
-_GRAD_EPS = 1e-12  # PyTorch's floor of p(1-p) in BCELoss's backward
-
-
-def _same_shape(cost: str, y_pred: Array, y_true: Array) -> None:
-    if y_pred.shape != y_true.shape:
-        raise ShapeError(cost, f"targets shaped like the predictions {y_pred.shape}", y_true.shape)
 
 
 def _quiet() -> np.errstate:
@@ -44,7 +45,8 @@ def _binary_targets(y_true: Array) -> None:
 def _weighted_sum(weights: Array, logp: Array) -> Array:
     """``sum(weights * logp)`` where a zero weight counts zero even against ``log p = -inf``
     (a class the target does not name cannot make the loss NaN)."""
-    return np.sum(np.where(weights != 0, weights * logp, 0))
+    result: Array = np.sum(np.where(weights != 0, weights * logp, 0))
+    return result
 
 
 def _probabilities(cost: str, y_pred: Array, output: str) -> None:
@@ -57,11 +59,6 @@ def _probabilities(cost: str, y_pred: Array, output: str) -> None:
             f"{high}; end the model with a {output} activation (or use a cost for raw scores, "
             "such as mse)"
         )
-
-
-def _clamped_log(p: Array) -> Array:
-    with np.errstate(divide="ignore"):
-        return np.maximum(np.log(p), _LOG_FLOOR)
 
 
 class MeanSquaredError(CostFunction):
@@ -78,7 +75,7 @@ class MeanSquaredError(CostFunction):
         return self.loss_and_gradient(y_pred, y_true)[1]
 
     def loss_and_gradient(self, y_pred: Array, y_true: Array) -> tuple[float, Array]:
-        _same_shape("mse", y_pred, y_true)
+        same_shape("mse", y_pred, y_true)
         with _quiet():
             d = y_pred - y_true
             return float(np.mean(d * d)), d * (2 / y_pred.size)
@@ -95,20 +92,21 @@ class BinaryCrossEntropy(CostFunction):
     """
 
     def loss(self, y_pred: Array, y_true: Array) -> float:
-        _same_shape("binary_cross_entropy", y_pred, y_true)
+        same_shape("binary_cross_entropy", y_pred, y_true)
         _binary_targets(y_true)
         _probabilities("binary_cross_entropy", y_pred, "sigmoid")
         with _quiet():
-            ll = y_true * _clamped_log(y_pred) + (1 - y_true) * _clamped_log(1 - y_pred)
+            ll = y_true * clamped_log(y_pred) + (1 - y_true) * clamped_log(1 - y_pred)
             return float(-np.mean(ll))
 
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
-        _same_shape("binary_cross_entropy", y_pred, y_true)
+        same_shape("binary_cross_entropy", y_pred, y_true)
         _binary_targets(y_true)
         _probabilities("binary_cross_entropy", y_pred, "sigmoid")
         with _quiet():
-            denom = np.maximum(y_pred * (1 - y_pred), _GRAD_EPS)
-            return (y_pred - y_true) / denom / y_pred.size
+            denom = np.maximum(y_pred * (1 - y_pred), GRAD_EPS)
+            result: Array = (y_pred - y_true) / denom / y_pred.size
+            return result
 
     def check_targets(self, y_true: Array, argument: str = "Y") -> None:
         low, high = y_true.min(), y_true.max()
@@ -122,10 +120,10 @@ class BinaryCrossEntropy(CostFunction):
         return isinstance(activation, Sigmoid)
 
     def loss_from_logits(self, z: Array, y_true: Array) -> float:
-        _same_shape("binary_cross_entropy", z, y_true)
+        same_shape("binary_cross_entropy", z, y_true)
         _binary_targets(y_true)
         with _quiet():
-            return float(np.mean(np.maximum(z, 0) - z * y_true + np.log1p(np.exp(-np.abs(z)))))
+            return float(np.mean(softplus(z) - z * y_true))
 
     def loss_and_gradient_from_logits(
         self, z: Array, y_true: Array, y_pred: Array | None = None
@@ -178,7 +176,7 @@ class CategoricalCrossEntropy(CostFunction):
                     f"got values from {y_true.min()} to {y_true.max()}"
                 )
         else:
-            _same_shape("categorical_cross_entropy", y_pred, y_true)
+            same_shape("categorical_cross_entropy", y_pred, y_true)
 
     def loss(self, y_pred: Array, y_true: Array) -> float:
         self._check(y_pred, y_true)
@@ -186,8 +184,8 @@ class CategoricalCrossEntropy(CostFunction):
         n = y_pred.shape[0]
         with _quiet():
             if y_true.ndim == 1:
-                return float(-np.mean(_clamped_log(y_pred[np.arange(n), y_true])))
-            return float(-np.sum(y_true * _clamped_log(y_pred)) / n)
+                return float(-np.mean(clamped_log(y_pred[np.arange(n), y_true])))
+            return float(-np.sum(y_true * clamped_log(y_pred)) / n)
 
     def gradient(self, y_pred: Array, y_true: Array) -> Array:
         self._check(y_pred, y_true)
@@ -196,22 +194,17 @@ class CategoricalCrossEntropy(CostFunction):
         if y_true.ndim == 1:
             grad = np.zeros_like(y_pred)
             rows = np.arange(n)
-            grad[rows, y_true] = -1 / np.maximum(y_pred[rows, y_true], _GRAD_EPS) / n
+            grad[rows, y_true] = -1 / np.maximum(y_pred[rows, y_true], GRAD_EPS) / n
             return grad
-        return -y_true / np.maximum(y_pred, _GRAD_EPS) / n
+        result: Array = -y_true / np.maximum(y_pred, GRAD_EPS) / n
+        return result
 
     def fuses_with(self, activation: ActivationFunction | None) -> bool:
         return isinstance(activation, Softmax) and activation.axis in (-1, 1)
 
-    @staticmethod
-    def _log_softmax(z: Array) -> Array:
-        with _quiet():
-            shifted = z - z.max(axis=1, keepdims=True)
-            return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
     def loss_from_logits(self, z: Array, y_true: Array) -> float:
         self._check(z, y_true)
-        logp = self._log_softmax(z)
+        logp = log_softmax(z, axis=1)
         with _quiet():
             if y_true.ndim == 1:
                 return float(-np.mean(logp[np.arange(z.shape[0]), y_true]))
@@ -233,7 +226,7 @@ class CategoricalCrossEntropy(CostFunction):
                 grad[rows, y_true] -= 1
                 grad /= n
                 return loss, grad
-        logp = self._log_softmax(z)
+        logp = log_softmax(z, axis=1)
         p = np.exp(logp)
         if y_true.ndim == 1:
             rows = np.arange(n)
@@ -247,8 +240,7 @@ class CategoricalCrossEntropy(CostFunction):
         return loss, grad
 
     def accuracy(self, y_pred: Array, y_true: Array) -> float:
-        labels = y_true if y_true.ndim == 1 else y_true.argmax(axis=1)
-        return float(np.mean(y_pred.argmax(axis=1) == labels))
+        return categorical_accuracy(y_pred, y_true)
 
     def get_config(self) -> dict[str, Any]:
         return {}

@@ -1,6 +1,6 @@
 """Standard weight initializers: ``init(shape, fan_in, fan_out, rng) -> ndarray``.
 
-Fans follow scratchnet's layouts (see :func:`scratchnet_core.initializers.fans`).
+Fans follow scratchnet's layouts (see `scratchnet_core.initializers.fans`).
 """
 
 from __future__ import annotations

@@ -48,7 +48,8 @@ class SGD(Optimizer):
                 "sgd: nesterov needs momentum > 0 and dampening = 0, got "
                 f"momentum={self.momentum}, dampening={self.dampening}"
             )
-        self.buffers: dict[str, Array] = {}
+
+    state_names = ("momentum_buffer",)
 
     def step(self, params: Mapping[str, Array], grads: Mapping[str, Array]) -> None:
         lr, momentum, decay = self.lr, self.momentum, self.weight_decay
@@ -57,24 +58,15 @@ class SGD(Optimizer):
             if decay:
                 g = g + decay * p
             if momentum:
-                buf = self.buffers.get(name)
-                if buf is None:
-                    buf = self.buffers[name] = g.copy()
+                buf = self.buffers["momentum_buffer"].get(name)
+                if buf is None:  # the first step starts the buffer at the gradient
+                    buf = self.buffer("momentum_buffer", name, g, fill=None)
                 else:
                     buf *= momentum
                     buf += (1 - self.dampening) * g
                 g = g + momentum * buf if self.nesterov else buf
             p -= lr * g
         self.iterations += 1
-
-    def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        state["momentum_buffer"] = {k: v.copy() for k, v in self.buffers.items()}
-        return state
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.buffers = {k: np.array(v) for k, v in state.get("momentum_buffer", {}).items()}
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -86,40 +78,7 @@ class SGD(Optimizer):
         }
 
 
-def _copy_state(buffers: Mapping[str, Mapping[str, Array]]) -> dict[str, dict[str, Array]]:
-    return {kind: {k: v.copy() for k, v in values.items()} for kind, values in buffers.items()}
-
-
-class _Buffered(Optimizer):
-    """An optimizer with named per-parameter buffers (``exp_avg``, ``square_avg``, ...)."""
-
-    buffer_names: tuple[str, ...] = ()
-
-    def __init__(self, lr: float) -> None:
-        super().__init__(lr)
-        self.buffers: dict[str, dict[str, Array]] = {name: {} for name in self.buffer_names}
-
-    def _buffer(self, kind: str, name: str, like: Array, fill: float = 0.0) -> Array:
-        store = self.buffers[kind]
-        buf = store.get(name)
-        if buf is None:
-            buf = store[name] = np.full_like(like, fill)
-        return buf
-
-    def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        state.update(_copy_state(self.buffers))
-        return state
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.buffers = {
-            kind: {k: np.array(v) for k, v in state.get(kind, {}).items()}
-            for kind in self.buffer_names
-        }
-
-
-class Adam(_Buffered):
+class Adam(Optimizer):
     """Adam (Kingma & Ba), as ``torch.optim.Adam``: L2 ``weight_decay`` added to the gradient.
 
     ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
@@ -131,7 +90,7 @@ class Adam(_Buffered):
     array([ 0.9, -0.9])
     """
 
-    buffer_names = ("exp_avg", "exp_avg_sq")
+    state_names = ("exp_avg", "exp_avg_sq")
     decoupled = False
 
     def __init__(
@@ -160,8 +119,8 @@ class Adam(_Buffered):
                 p *= 1 - lr * decay
             elif decay:
                 g = g + decay * p
-            m = self._buffer("exp_avg", name, p)
-            v = self._buffer("exp_avg_sq", name, p)
+            m = self.buffer("exp_avg", name, p)
+            v = self.buffer("exp_avg_sq", name, p)
             m *= b1
             m += (1 - b1) * g
             v *= b2
@@ -202,7 +161,7 @@ class AdamW(Adam):
         super().__init__(lr, betas, eps, weight_decay)
 
 
-class RMSprop(_Buffered):
+class RMSprop(Optimizer):
     """RMSprop, as ``torch.optim.RMSprop`` (``alpha``, ``eps``, ``momentum``, ``centered``).
 
     >>> p = {"w": np.array([0.0])}
@@ -211,7 +170,7 @@ class RMSprop(_Buffered):
     array([-0.2])
     """
 
-    buffer_names = ("square_avg", "grad_avg", "momentum_buffer")
+    state_names = ("square_avg", "grad_avg", "momentum_buffer")
 
     def __init__(
         self,
@@ -238,11 +197,11 @@ class RMSprop(_Buffered):
             g = grads[name]
             if self.weight_decay:
                 g = g + self.weight_decay * p
-            sq = self._buffer("square_avg", name, p)
+            sq = self.buffer("square_avg", name, p)
             sq *= alpha
             sq += (1 - alpha) * (g * g)
             if self.centered:
-                ga = self._buffer("grad_avg", name, p)
+                ga = self.buffer("grad_avg", name, p)
                 ga *= alpha
                 ga += (1 - alpha) * g
                 avg = np.sqrt(sq - ga * ga)
@@ -250,7 +209,7 @@ class RMSprop(_Buffered):
                 avg = np.sqrt(sq)
             avg += self.eps
             if self.momentum:
-                buf = self._buffer("momentum_buffer", name, p)
+                buf = self.buffer("momentum_buffer", name, p)
                 buf *= self.momentum
                 buf += g / avg
                 p -= lr * buf
@@ -268,7 +227,7 @@ class RMSprop(_Buffered):
         }
 
 
-class Adagrad(_Buffered):
+class Adagrad(Optimizer):
     """Adagrad, as ``torch.optim.Adagrad``: ``sum += g^2``,
     ``p -= lr / (1 + (t - 1) lr_decay) * g / (sqrt(sum) + eps)``.
 
@@ -279,7 +238,7 @@ class Adagrad(_Buffered):
     array([-0.18])
     """
 
-    buffer_names = ("sum",)
+    state_names = ("sum",)
 
     def __init__(
         self,
@@ -305,7 +264,7 @@ class Adagrad(_Buffered):
             g = grads[name]
             if self.weight_decay:
                 g = g + self.weight_decay * p
-            acc = self._buffer("sum", name, p, self.initial_accumulator_value)
+            acc = self.buffer("sum", name, p, self.initial_accumulator_value)
             acc += g * g
             p -= clr * (g / (np.sqrt(acc) + self.eps))
 

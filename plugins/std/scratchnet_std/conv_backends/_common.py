@@ -124,7 +124,7 @@ def pad(x: Array, padding: tuple[int, ...]) -> Array:
 
 
 def unpad(xp: Array, padding: tuple[int, ...]) -> Array:
-    """Inverse of :func:`pad` (a view)."""
+    """Inverse of `pad` (a view)."""
     if not any(padding):
         return xp
     return xp[

@@ -16,7 +16,7 @@ inverse FFTs:
 
 where ``G`` is the transform of the output gradient spread back onto the stride-1 grid.
 
-The seed's helpers :func:`convolution` and :func:`valid_convolution_cnn2d` live here.
+The seed's helpers `convolution` and `valid_convolution_cnn2d` live here.
 """
 
 from __future__ import annotations
@@ -206,7 +206,8 @@ def convolution(x: Array, kernel: Array, padding: int | tuple[int, ...] = 0) -> 
         pads,
         (1,) * x.ndim,
     )
-    return y[0, 0]
+    result: Array = y[0, 0]
+    return result
 
 
 def valid_convolution_cnn2d(x: Array, w: Array, b: Array | None = None) -> Array:

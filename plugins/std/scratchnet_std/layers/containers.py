@@ -15,7 +15,8 @@ children's, named by path: ``"0.weight"`` in a sequential, ``"block.1.weight"`` 
 ``"shortcut.0.weight"`` in a residual, ``"branches.2.0.bias"`` in a concat (a model adds its
 own index in front: ``"3.block.1.weight"``). ``training``, ``needs_input_grad``, the dtype
 (``to()``) and ``output_shape`` pass through to the children; a second ``backward`` without
-a ``forward`` raises `BackwardError`, as for any layer.
+a ``forward`` raises `BackwardError`, as for any layer (the base class's
+``save_for_backward`` mechanism).
 
 ``get_config()`` names every child by registry name and config (a sequential child as a
 plain list), so containers save to model files and rebuild from them like any layer.
@@ -33,7 +34,6 @@ from numpy.typing import DTypeLike
 
 from scratchnet_core import (
     ActivationFunction,
-    BackwardError,
     ConfigurationError,
     Layer,
     PluginNotFoundError,
@@ -120,21 +120,25 @@ def _shape(shape: Sequence[int]) -> str:
 
 def _nested(exc: ShapeError, container: str, label: str) -> ShapeError:
     """A child's `ShapeError`, now naming its path inside ``container``."""
-    path = (label, *getattr(exc, "scratchnet_path", ()))
+    labels = (label, *getattr(exc, "scratchnet_labels", ()))
     leaf = getattr(exc, "scratchnet_leaf", exc.layer)
     error = ShapeError(
-        f"{_join((container, *path))}: {leaf}", exc.expected, exc.actual, None, exc.detail
+        f"{_join((container, *labels))}: {leaf}", exc.expected, exc.actual, None, exc.detail
     )
-    error.scratchnet_path = path  # type: ignore[attr-defined]
+    error.scratchnet_labels = labels  # type: ignore[attr-defined]  # read by configs
     error.scratchnet_leaf = leaf  # type: ignore[attr-defined]
     return error
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('ch') else 's'}"
 
 
 def _describe(layer: Layer | None) -> str:
     if layer is None:
         return "identity"
     if type(layer) is Sequential:
-        return f"{len(layer.layers)} layers"
+        return _count(len(layer.layers), "layer")
     return repr(layer)
 
 
@@ -145,7 +149,6 @@ class _Container(Layer):
 
     def __init__(self, *, dtype: DTypeLike | None = None) -> None:
         super().__init__(dtype=dtype)
-        self._pending = False
         self._needs_input_grad = True
 
     def _finish(self, dtype: DTypeLike | None) -> None:
@@ -228,11 +231,6 @@ class _Container(Layer):
         """The input shape (one sample) each child sees for container input ``input_shape``."""
         shape = tuple(int(s) for s in input_shape)
         return {name: shape for name in self.children()}
-
-    def _begin_backward(self) -> None:
-        if not self._pending:
-            raise BackwardError(self)
-        self._pending = False
 
     def _child_output_shape(
         self, label: str, child: Layer, input_shape: tuple[int, ...]
@@ -337,18 +335,15 @@ class Sequential(_Container):
 
     # ------------------------------------------------------------------ passes
     def forward(self, x: Array, training: bool = False) -> Array:
-        self._pending = False
         for i, layer in enumerate(self.layers):
             x = self._child_forward(f"[{i}]", layer, x, training)
-        self._pending = True
+        self.save_for_backward()  # nothing of its own: a second backward is refused
         return x
 
     def backward(self, grad: Array) -> Array | None:
-        self._begin_backward()
         return self._back_from_last(self.layers[-1].backward(grad))
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:
-        self._begin_backward()
         return self._back_from_last(self.layers[-1].backward_preactivation(grad_z))
 
     def _back_from_last(self, out: Array | None) -> Array | None:
@@ -381,7 +376,7 @@ class Sequential(_Container):
         return {"layers": [_spec(layer) for layer in self.layers], **super().get_config()}
 
     def __repr__(self) -> str:
-        return f"Sequential({len(self.layers)} layers)"
+        return f"Sequential({_count(len(self.layers), 'layer')})"
 
 
 def _shortcut_hint(input_shape: Sequence[int], block_shape: Sequence[int]) -> str:
@@ -504,7 +499,6 @@ class Residual(_Container):
     # ------------------------------------------------------------------ passes
     @ieee
     def forward(self, x: Array, training: bool = False) -> Array:
-        self._pending = False
         out = self._child_forward("block", self.block, x, training)
         skip = (
             x
@@ -513,18 +507,14 @@ class Residual(_Container):
         )
         if out.shape != skip.shape:
             raise self._mismatch(x.shape[1:], out.shape[1:], skip.shape[1:])
-        self._pending = True
+        self.save_for_backward()
         return self.activate(out + skip)
 
     def backward(self, grad: Array) -> Array | None:
-        if not self._pending:
-            raise BackwardError(self)
         return self.backward_through_activation(grad)
 
     @ieee
     def backward_preactivation(self, grad_z: Array) -> Array | None:
-        self._begin_backward()
-        self.preactivation = None
         grad_block = self.block.backward(grad_z)
         grad_skip = grad_z if self.shortcut is None else self.shortcut.backward(grad_z)
         if not self.needs_input_grad:
@@ -693,24 +683,20 @@ class Concat(_Container):
 
     # ------------------------------------------------------------------ passes
     def forward(self, x: Array, training: bool = False) -> Array:
-        self._pending = False
         outs = [
             self._child_forward(f"branches[{j}]", branch, x, training)
             for j, branch in enumerate(self.branches)
         ]
         self._joined([out.shape for out in outs])
         axis = self._resolve(outs[0].ndim)
-        self._axis_now = axis
-        self._sizes = [out.shape[axis] for out in outs]
-        self._pending = True
+        self.save_for_backward(axis, [out.shape[axis] for out in outs])
         return np.concatenate(outs, axis=axis)
 
     @ieee
     def backward(self, grad: Array) -> Array | None:
-        self._begin_backward()
-        cuts = np.cumsum(self._sizes)[:-1]
+        axis, sizes = self.saved
         total: Array | None = None
-        parts = np.split(grad, cuts, axis=self._axis_now)
+        parts = np.split(grad, np.cumsum(sizes)[:-1], axis=axis)
         for branch, part in zip(self.branches, parts, strict=True):
             grad_x = branch.backward(np.ascontiguousarray(part))
             if not self.needs_input_grad:
@@ -737,7 +723,7 @@ class Concat(_Container):
         }
 
     def __repr__(self) -> str:
-        return f"Concat({len(self.branches)} branches, axis={self.axis})"
+        return f"Concat({_count(len(self.branches), 'branch')}, axis={self.axis})"
 
 
 class Activation(Layer):
@@ -779,22 +765,15 @@ class Activation(Layer):
                 "activation: needs an activation (a registry name such as 'relu'), got None"
             )
         self.activation = build_component("activations", activation, "activation")
-        self._pending = False
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        self._pending = True
+        self.save_for_backward()
         return self.activate(x)
 
     def backward(self, grad: Array) -> Array | None:
-        if not self._pending:
-            raise BackwardError(self)
         return self.backward_through_activation(grad)
 
     def backward_preactivation(self, grad_z: Array) -> Array | None:
-        if not self._pending:
-            raise BackwardError(self)
-        self._pending = False
-        self.preactivation = None
         return grad_z if self.needs_input_grad else None
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:

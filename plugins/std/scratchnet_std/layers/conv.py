@@ -10,7 +10,6 @@ from numpy.typing import DTypeLike
 
 from scratchnet_core import (
     ActivationFunction,
-    BackwardError,
     ConfigurationError,
     ConvBackend,
     Layer,
@@ -40,7 +39,7 @@ class _ConvNd(Layer):
     ``padding`` is an int, a tuple, ``"valid"`` (none) or ``"same"`` (output as large as the
     input; stride 1 only, and for even kernels the extra zero goes after, as PyTorch does).
     ``backend`` names a ``scratchnet.conv_backends`` plugin; ``None`` follows
-    :func:`scratchnet_core.current_conv_backend` at every call.
+    `scratchnet_core.current_conv_backend` at every call.
     """
 
     dims: ClassVar[int]
@@ -103,7 +102,6 @@ class _ConvNd(Layer):
         if self.use_bias:
             self.add_parameter("bias", constant((self.out_channels,), 0.0, dtype=self.dtype))
         self._backends: dict[str, ConvBackend] = {}
-        self._x: Array | None = None
 
     def _resolve_padding(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
         if self.padding_mode == "valid":
@@ -174,7 +172,7 @@ class _ConvNd(Layer):
         backend = self._backend()
         weight = self._params["weight"]
         z = backend.forward(x, weight, self.stride, self._before, self.dilation)
-        self._x, self._used = x, backend
+        self.save_for_backward(x, backend)
         if not training:
             backend.clear_cache()  # no backward expected: drop the im2col buffer / transforms
         if self.use_bias:
@@ -187,12 +185,10 @@ class _ConvNd(Layer):
     @ieee
     def backward_preactivation(self, grad_z: Array) -> Array | None:
         grads = self._grads
+        x, backend = self.saved  # released after this backward by the base class
         if self.use_bias:
             grads["bias"] = grad_z.sum(axis=(0, *range(2, 2 + self.dims)))
-        x, self._x = self._x, None  # released after use, as PyTorch frees saved tensors
-        if x is None:
-            raise BackwardError(self)
-        grad_x, grads["weight"] = self._used.backward(
+        grad_x, grads["weight"] = backend.backward(
             grad_z, x, self._params["weight"], self.stride, self._before, self.dilation
         )
         if not self.needs_input_grad:
@@ -208,7 +204,8 @@ class _ConvNd(Layer):
                     ),
                 )
             ]
-        return grad_x
+        result: Array = grad_x
+        return result
 
     # ----------------------------------------------------------------------------- config
     def get_config(self) -> dict[str, Any]:

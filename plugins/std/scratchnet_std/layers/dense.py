@@ -9,7 +9,6 @@ from numpy.typing import DTypeLike
 
 from scratchnet_core import (
     ActivationFunction,
-    BackwardError,
     Layer,
     ShapeError,
     constant,
@@ -66,7 +65,6 @@ class Linear(Layer):
         )
         self.initializer = initializer
         self.use_bias = bool(bias)
-        self._x: Array | None = None
         self.add_parameter(
             "weight",
             initialize_weights(
@@ -83,7 +81,7 @@ class Linear(Layer):
     def forward(self, x: Array, training: bool = False) -> Array:
         if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ShapeError(repr(self), f"(N, {self.in_features})", x.shape)
-        self._x = x
+        self.save_for_backward(x)
         z = x @ self._params["weight"]
         if self.use_bias:
             z += self._params["bias"]
@@ -95,9 +93,7 @@ class Linear(Layer):
     @ieee
     def backward_preactivation(self, grad_z: Array) -> Array | None:
         grads = self._grads
-        x, self._x = self._x, None  # released after use, as PyTorch frees saved tensors
-        if x is None:
-            raise BackwardError(self)
+        (x,) = self.saved  # released after this backward by the base class
         grads["weight"] = x.T @ grad_z
         if self.use_bias:
             grads["bias"] = grad_z.sum(axis=0)

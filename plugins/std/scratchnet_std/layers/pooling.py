@@ -88,9 +88,9 @@ class _PoolNd(Layer):
             out.append((size + 2 * p - k) // s + 1)
         return (shape[0], *out)
 
-    def _taps(self) -> list[tuple[slice, ...]]:
-        """For each kernel tap, where it reads the padded input over all output positions."""
-        out = self._out
+    def _taps(self, out: Sequence[int]) -> list[tuple[slice, ...]]:
+        """For each kernel tap, where it reads the padded input over all output positions
+        (``out``: the output's spatial shape)."""
         return [
             (
                 slice(None),
@@ -103,21 +103,20 @@ class _PoolNd(Layer):
             for tap in itertools.product(*(range(k) for k in self.kernel_size))
         ]
 
-    def _prepare(self, x: Array, fill: float) -> Array:
+    def _prepare(self, x: Array, fill: float) -> tuple[Array, tuple[int, ...]]:
+        """The padded input and the output's spatial shape."""
         if x.ndim != self.dims + 2:
             raise ShapeError(repr(self), _LAYOUTS[self.dims], x.shape)
-        self._out = self.output_shape(x.shape[1:])[1:]
-        self._in_shape = x.shape
+        out = self.output_shape(x.shape[1:])[1:]
         if not any(self.padding):
-            return x
-        return np.pad(x, ((0, 0), (0, 0), *((p, p) for p in self.padding)), constant_values=fill)
+            return x, out
+        pads = ((0, 0), (0, 0), *((p, p) for p in self.padding))
+        return np.pad(x, pads, constant_values=fill), out
 
     def _unpad(self, grad_xp: Array) -> Array:
         if not any(self.padding):
             return grad_xp
-        inner = tuple(
-            slice(p, p + s) for p, s in zip(self.padding, self._in_shape[2:], strict=True)
-        )
+        inner = tuple(slice(p, s - p) for p, s in zip(self.padding, grad_xp.shape[2:], strict=True))
         return np.ascontiguousarray(grad_xp[(slice(None), slice(None), *inner)])
 
     def get_config(self) -> dict[str, Any]:
@@ -140,8 +139,8 @@ class _MaxPoolNd(_PoolNd):
     """The maximum of each window; the gradient goes to the first maximum."""
 
     def forward(self, x: Array, training: bool = False) -> Array:
-        xp = self._prepare(x, -np.inf)
-        taps = self._taps()
+        xp, out = self._prepare(x, -np.inf)
+        taps = self._taps(out)
         best = xp[taps[0]].copy()
         arg = np.zeros(best.shape, dtype=np.int32)
         for i, tap in enumerate(taps[1:], start=1):
@@ -149,15 +148,16 @@ class _MaxPoolNd(_PoolNd):
             better = v > best
             np.copyto(best, v, where=better)
             arg[better] = i
-        self._arg, self._padded_shape = arg, xp.shape
+        self.save_for_backward(arg, xp.shape, out)
         return best
 
     def backward(self, grad: Array) -> Array | None:
+        arg, padded_shape, out = self.saved
         if not self.needs_input_grad:
             return None
-        grad_xp = np.zeros(self._padded_shape, dtype=grad.dtype)
-        for i, tap in enumerate(self._taps()):
-            grad_xp[tap] += np.where(self._arg == i, grad, 0)
+        grad_xp = np.zeros(padded_shape, dtype=grad.dtype)
+        for i, tap in enumerate(self._taps(out)):
+            grad_xp[tap] += np.where(arg == i, grad, 0)
         return self._unpad(grad_xp)
 
 
@@ -166,21 +166,22 @@ class _AvgPoolNd(_PoolNd):
 
     @ieee  # a window's sum may overflow before the division
     def forward(self, x: Array, training: bool = False) -> Array:
-        xp = self._prepare(x, 0.0)
-        taps = self._taps()
+        xp, out = self._prepare(x, 0.0)
+        taps = self._taps(out)
         total = xp[taps[0]].copy()
         for tap in taps[1:]:
             total += xp[tap]
-        self._padded_shape = xp.shape
+        self.save_for_backward(xp.shape, out)
         total /= math.prod(self.kernel_size)
         return total
 
     def backward(self, grad: Array) -> Array | None:
+        padded_shape, out = self.saved
         if not self.needs_input_grad:
             return None
         share = grad / math.prod(self.kernel_size)
-        grad_xp = np.zeros(self._padded_shape, dtype=grad.dtype)
-        for tap in self._taps():
+        grad_xp = np.zeros(padded_shape, dtype=grad.dtype)
+        for tap in self._taps(out):
             grad_xp[tap] += share
         return self._unpad(grad_xp)
 
@@ -269,16 +270,18 @@ class GlobalAvgPool(Layer):
     def forward(self, x: Array, training: bool = False) -> Array:
         if x.ndim < 3:
             raise ShapeError(repr(self), "(N, C, *spatial) with at least one spatial axis", x.shape)
-        self._shape = x.shape
-        return x.mean(axis=tuple(range(2, x.ndim)))
+        self.save_for_backward(x.shape)
+        result: Array = x.mean(axis=tuple(range(2, x.ndim)))
+        return result
 
     def backward(self, grad: Array) -> Array | None:
+        (shape,) = self.saved
         if not self.needs_input_grad:
             return None
-        spatial = self._shape[2:]
+        spatial = shape[2:]
         share = grad / math.prod(spatial)
         return np.ascontiguousarray(
-            np.broadcast_to(share.reshape(*share.shape, *(1,) * len(spatial)), self._shape)
+            np.broadcast_to(share.reshape(*share.shape, *(1,) * len(spatial)), shape)
         )
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:

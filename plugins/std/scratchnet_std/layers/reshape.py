@@ -24,11 +24,12 @@ class Flatten(Layer):
     def forward(self, x: Array, training: bool = False) -> Array:
         if x.ndim < 2:
             raise ShapeError(repr(self), "(N, d1, ...) with at least 2 axes", x.shape)
-        self._shape = x.shape
+        self.save_for_backward(x.shape)
         return x.reshape(x.shape[0], -1)
 
     def backward(self, grad: Array) -> Array | None:
-        return grad.reshape(self._shape) if self.needs_input_grad else None
+        (shape,) = self.saved
+        return grad.reshape(shape) if self.needs_input_grad else None
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         if len(input_shape) < 1:
