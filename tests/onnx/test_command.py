@@ -40,6 +40,13 @@ def test_export_and_verify_a_model_file(tmp_path: Path, capsys) -> None:
     assert onnx.load(out).opset_import[0].version == 21
 
 
+def test_a_trained_model_file_knows_its_input_shape(tmp_path: Path, capsys) -> None:
+    trained_cnn(tmp_path / "cnn.npz")
+    assert main(["export", str(tmp_path / "cnn.npz"), str(tmp_path / "c.onnx"), "--verify"]) == 0
+    text = capsys.readouterr().out
+    assert "(batch, 1, 4, 6)" in text and "verify: ok" in text
+
+
 def test_float64_conv_model_exports_but_verify_explains(tmp_path: Path, capsys) -> None:
     trained_cnn(tmp_path / "cnn64.npz", dtype="float64")
     out = tmp_path / "cnn64.onnx"
