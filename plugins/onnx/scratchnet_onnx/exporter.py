@@ -313,9 +313,10 @@ def _session(blob: bytes, dtype: str) -> Any:
             raise UnsupportedByRuntimeError(
                 f"ONNX Runtime {ort.__version__} cannot run this {dtype} graph: its CPU provider "
                 f"has no {dtype} kernel for {op} (version {version}){where}. The exported file "
-                "is valid ONNX (onnx.checker passed); to serve it with ONNX Runtime, export a "
-                "float32 model (float64 exports run everything but convolution, average pooling "
-                "and exact GELU there)"
+                "is valid ONNX (onnx.checker passed); ONNX Runtime runs float64 exports of every "
+                "component but convolution, average pooling and exact GELU. To serve this model "
+                "with it, export a float32 copy: Model(model.layers, model.cost_function, "
+                "dtype='float32') casts the layers"
             ) from exc
         raise VerificationError(f"ONNX Runtime cannot load the exported model: {text}") from exc
 
