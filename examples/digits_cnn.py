@@ -15,13 +15,12 @@ import time
 import numpy as np
 
 import scratchnet_core as sn
-from scratchnet_core.data import digits
 from scratchnet_core.layers import convolutional_2d, flatten, linear, max_pool2d
 from scratchnet_core.optimizers import adam
 
 
 def split(seed: int = 0):
-    X, Y = digits()
+    X, Y = sn.get_datasets()["digits"]()
     order = np.random.default_rng(seed).permutation(len(X))
     cut = int(len(X) * 0.75)
     return X[order[:cut]], Y[order[:cut]], X[order[cut:]], Y[order[cut:]]

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 import scratchnet_core as sn
-from scratchnet_core.data import digits
 from scratchnet_core.layers import (
     activation,
     batch_norm2d,
@@ -36,7 +35,7 @@ LR, BATCH = 0.003, 32
 
 
 def split(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    X, Y = digits()
+    X, Y = sn.get_datasets()["digits"]()
     order = np.random.default_rng(seed).permutation(len(X))
     cut = int(len(X) * 0.75)
     return X[order[:cut]], Y[order[:cut]], X[order[cut:]], Y[order[cut:]]

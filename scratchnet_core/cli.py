@@ -109,7 +109,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from .config import run_config
 
-    result = run_config(args.config, output_dir=args.output_dir, verbose=0 if args.quiet else None)
+    result = run_config(
+        args.config,
+        output_dir=args.output_dir,
+        verbose=0 if args.quiet else None,
+        distributed=args.distributed,
+    )
+    if not result.model.is_main_process:  # another process of a distributed run reports
+        return 0
     history = result.history
     last = {k: v[-1] for k, v in history.history.items()}
     print(
@@ -169,6 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
         "config file's folder)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument(
+        "--distributed",
+        metavar="NAME",
+        default=None,
+        help="train data-parallel with this backend of the 'distributed' registry "
+        "(as [distributed] backend = NAME in the config); run under its launcher",
+    )
     train.set_defaults(func=_cmd_train)
 
     bench = sub.add_parser("bench", help="run a benchmark")

@@ -5,9 +5,9 @@ A config names every component by its registry name; constructor arguments sit b
     seed = 0
 
     [data]
-    source = "xor"          # xor | spirals | digits | npz
-    samples = 500
-    test_fraction = 0.2
+    source = "xor"          # a name in the scratchnet.datasets registry
+    samples = 500           # the dataset's own options
+    test_fraction = 0.2     # held out for evaluation after training
 
     [model]
     cost = "binary_cross_entropy"
@@ -31,15 +31,25 @@ A config names every component by its registry name; constructor arguments sit b
     history = "xor.csv"
     plot = "xor.png"        # written when matplotlib is installed
 
-A wrong key or a wrong type is a `ConfigurationError` naming
-the file, the line and the key. Paths are relative to the config file: ``data.path`` (for
-``source = "npz"``) and the ``[output]`` paths, which ``output_dir`` (``--output-dir``)
-re-roots instead. Every output folder is created, and checked writable, before training
-starts.
+    [distributed]           # optional: train on several processes, under the backend's launcher
+    backend = "<name>"      # a name in the "distributed" registry; other keys are its options
+
+A wrong key or a wrong type is a `ConfigurationError` naming the file, the line and the
+key. Paths are relative to the config file: dataset options named ``path`` or ending in
+``_path``, and the ``[output]`` paths, which ``output_dir`` (``--output-dir``) re-roots
+instead. Every output folder is created, and checked writable, before training starts.
+
+``[data] source`` names a dataset of the ``scratchnet.datasets`` registry (the standard set:
+``xor``, ``spirals``, ``digits``, ``npz``, ``npy``; any installed or registered one works).
+Besides ``source``, ``test_fraction`` and ``shape`` (samples reshaped to it), every key of
+``[data]`` is an option of the dataset; an unknown one is an error naming the accepted
+options. A dataset taking a ``seed`` option gets the config's ``seed`` unless ``[data]`` sets
+one.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 import sys
 from collections.abc import Mapping
@@ -49,12 +59,17 @@ from typing import Any
 
 import numpy as np
 
-from . import data as datasets
 from ._random import seed as seed_rng
 from .checks import output_path
 from .components import check_options
-from .errors import ConfigurationError, OptionalDependencyError, ScratchnetError, ShapeError
-from .interfaces import Array
+from .errors import (
+    ConfigurationError,
+    DataError,
+    OptionalDependencyError,
+    ScratchnetError,
+    ShapeError,
+)
+from .feeding import ArrayDataset, Subset, is_dataset
 from .model import Model
 from .registry import get_registry
 
@@ -73,13 +88,10 @@ _SCHEMA: dict[tuple[str, ...], dict[str, tuple[type | tuple[type, ...], str]]] =
         "model": (dict, "a table"),
         "fit": (dict, "a table"),
         "output": (dict, "a table"),
+        "distributed": (dict, "a table"),
     },
     ("data",): {
-        "source": (str, "one of 'xor', 'spirals', 'digits', 'npz'"),
-        "samples": (int, "an integer"),
-        "classes": (int, "an integer"),
-        "noise": (_NUMBER, "a number"),
-        "path": (str, "a path"),
+        "source": (str, "a dataset name"),
         "test_fraction": (_NUMBER, "a number in [0, 1)"),
         "shape": (list, "a list of integers"),
     },
@@ -87,6 +99,7 @@ _SCHEMA: dict[tuple[str, ...], dict[str, tuple[type | tuple[type, ...], str]]] =
         "cost": ((str, dict), "a registry name or a table"),
         "dtype": (str, "'float32' or 'float64'"),
         "layers": (list, "an array of tables ([[model.layers]])"),
+        "metrics": (list, "a list of metric names or tables"),
         "optimizer": ((str, dict), "a registry name or a table"),
     },
     ("fit",): {
@@ -95,6 +108,8 @@ _SCHEMA: dict[tuple[str, ...], dict[str, tuple[type | tuple[type, ...], str]]] =
         "validation_split": (_NUMBER, "a number in [0, 1)"),
         "shuffle": (bool, "true or false"),
         "verbose": (int, "0, 1 or 2"),
+        "steps_per_epoch": (int, "an integer"),
+        "prefetch": (bool, "true or false"),
     },
     ("output",): {
         "model": (str, "a path"),
@@ -186,6 +201,8 @@ class _Config:
     def check_table(self, where: tuple[str, ...], table: Mapping[str, Any]) -> None:
         schema = _SCHEMA[where]
         for key, value in table.items():
+            if key not in schema and where == ("data",):
+                continue  # an option of the dataset, checked against it when it is built
             if key not in schema:
                 raise self.error((*where, key), f"unknown key; expected one of {', '.join(schema)}")
             types, described = schema[key]
@@ -209,14 +226,14 @@ def load_config(path: str | Path) -> _Config:
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "bad.toml")
-    >>> lines = ["[data]", 'source = "xor"', 'samples = "many"', "[model]", 'cost = "mse"']
-    >>> lines += ["layers = []"]
+    >>> lines = ["[data]", 'source = "xor"', "[fit]", 'epochs = "many"', "[model]"]
+    >>> lines += ['cost = "mse"', "layers = []"]
     >>> with open(path, "w") as f:
     ...     _ = f.write(os.linesep.join(lines))
     >>> load_config(path)
     Traceback (most recent call last):
     ...
-    scratchnet_core.errors.ConfigurationError: ...bad.toml:3: data.samples: must be an integer...
+    scratchnet_core.errors.ConfigurationError: ...bad.toml:4: fit.epochs: must be an integer...
     """
     path = Path(path)
     try:
@@ -237,7 +254,9 @@ def load_config(path: str | Path) -> _Config:
     return config
 
 
-def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) -> Any:
+def _component(
+    config: _Config, kind: str, spec: Any, where: tuple[str, ...], key: str = "type"
+) -> Any:
     if isinstance(spec, str):
         name, kwargs = spec, {}
     else:
@@ -252,7 +271,7 @@ def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) ->
         cls = get_registry(kind)[name]
     except ScratchnetError as exc:
         raise config.error(
-            (*where, "type") if not isinstance(spec, str) else where, str(exc)
+            (*where, key) if not isinstance(spec, str) else where, str(exc)
         ) from None
     for key in kwargs:
         try:
@@ -265,6 +284,16 @@ def _component(config: _Config, kind: str, spec: Any, where: tuple[str, ...]) ->
         message = str(exc)
         named = [k for k in kwargs if re.search(rf"\b{re.escape(k)}\b", message)]
         raise config.error((*where, named[0]) if named else where, message) from None
+
+
+def _sample_shape(X: Any) -> tuple[int, ...]:
+    """The shape of one sample of ``X`` (arrays, or a dataset's first row); ``()`` if none."""
+    shape = getattr(X, "shape", None)
+    if shape is not None:
+        return tuple(int(s) for s in shape[1:])
+    if is_dataset(X) and len(X):
+        return tuple(int(s) for s in np.shape(X[np.arange(1)][0])[1:])
+    return ()
 
 
 def _nested_where(spec: Any, where: tuple[str, ...], labels: Any) -> tuple[str, ...]:
@@ -298,36 +327,79 @@ def _children(config: _Config, value: Any, where: tuple[str, ...]) -> Any:
     return value
 
 
-def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[Array, Array]:
-    source = table["source"]
-    rng = np.random.default_rng(seed)
+def _distributed_callback(
+    config: _Config, table: Mapping[str, Any], backend: str | None
+) -> object | None:
+    """The training callback of the ``[distributed]`` table (or of ``backend`` alone)."""
+    where = ("distributed",)
+    options = {k: v for k, v in table.items() if k != "backend"}
+    name = backend if backend is not None else table.get("backend")
+    if name is None:
+        if not table:
+            return None
+        raise config.error(where, 'needs backend = "<distributed registry name>"')
+    if not isinstance(name, str):
+        raise config.error((*where, "backend"), f"must be a string, got {name!r}")
+    callback: object = _component(
+        config, "distributed", {"type": name, **options}, where, "backend"
+    )
+    return callback
+
+
+def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[Any, Any]:
+    """``(X, Y)`` arrays (possibly memory-mapped) or a dataset object, as ``[data]`` says."""
     where = ("data",)
+    source = table["source"]
     try:
-        if source == "xor":
-            X, Y = datasets.xor(table.get("samples", 500), rng=rng)
-        elif source == "spirals":
-            X, Y = datasets.spirals(
-                table.get("samples", 600), table.get("classes", 3), table.get("noise", 0.2), rng=rng
-            )
-        elif source == "digits":
-            X, Y = datasets.digits()
-        elif source == "npz":
-            if "path" not in table:
-                raise config.error(where, "source = 'npz' needs path = \"<file.npz>\"")
-            X, Y = datasets.load_npz(str(config.path.parent / table["path"]))
-        else:
-            raise config.error(
-                (*where, "source"),
-                f"must be one of 'xor', 'spirals', 'digits', 'npz', got {source!r}",
-            )
-    except OptionalDependencyError as exc:
+        factory = get_registry("datasets")[source]
+    except ScratchnetError as exc:
         raise config.error((*where, "source"), str(exc)) from None
+    options = {k: v for k, v in table.items() if k not in _SCHEMA[where]}
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a callable without a signature takes what it is given
+        parameters = None
+    if parameters is not None and not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        accepted = [n for n, p in parameters.items() if p.kind is not p.VAR_POSITIONAL]
+        for key in options:
+            if key not in accepted:
+                raise config.error(
+                    (*where, key),
+                    f"unknown option of dataset {source!r}; it takes "
+                    f"{', '.join(accepted) or 'no options'}",
+                )
+        if "seed" in accepted and "seed" not in options:
+            options["seed"] = seed
+    for key, value in options.items():
+        if (key == "path" or key.endswith("_path")) and isinstance(value, str):
+            options[key] = str(config.path.parent / value)
+    try:
+        data = factory(**options)
+    except (ScratchnetError, TypeError, ValueError, OSError) as exc:
+        error = config.error((*where, "source"), f"dataset {source!r}: {exc}")
+        raise (DataError(str(error)) if isinstance(exc, DataError) else error) from None
+    if isinstance(data, tuple) and len(data) == 2:
+        X, Y = data
+    elif is_dataset(data):
+        X, Y = data, None
+    else:
+        raise config.error(
+            (*where, "source"),
+            f"dataset {source!r} returned a {type(data).__name__}; expected (X, Y) arrays or "
+            "a dataset object (__len__ and __getitem__(indices) -> (x, y))",
+        )
     if "shape" in table:
         shape = table["shape"]
+        if Y is None:
+            raise config.error((*where, "shape"), "applies to (X, Y) arrays, not a dataset")
         if not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
             raise config.error((*where, "shape"), f"must be positive integers, got {shape}")
         try:
-            X = X.reshape(X.shape[0], *shape)
+            X = (
+                np.asarray(X).reshape(len(X), *shape)
+                if not isinstance(X, np.ndarray)
+                else (X.reshape(X.shape[0], *shape))
+            )
         except ValueError:
             raise config.error(
                 (*where, "shape"), f"cannot reshape samples of shape {X.shape[1:]} to {shape}"
@@ -335,10 +407,34 @@ def _load_data(config: _Config, table: Mapping[str, Any], seed: int) -> tuple[Ar
     return X, Y
 
 
+def _split(X: Any, Y: Any, fraction: float, seed: int) -> tuple[Any, Any, Any, Any]:
+    """Hold out ``fraction`` of the rows (a seeded draw): ``X, Y, X_test, Y_test``. Arrays
+    in memory are indexed; memory-mapped arrays and datasets are wrapped in a
+    `Subset`, so nothing is read ahead of training."""
+    n = len(X)
+    order = np.random.default_rng(seed).permutation(n)
+    cut = n - max(1, round(n * fraction))
+    train, test = order[:cut], order[cut:]
+    if Y is None or isinstance(X, np.memmap) or isinstance(Y, np.memmap):
+        dataset = X if Y is None else ArrayDataset(X, Y)
+        return Subset(dataset, train), None, Subset(dataset, test), None
+    X, Y = np.asarray(X), np.asarray(Y)
+    return X[train], Y[train], X[test], Y[test]
+
+
 def run_config(
-    path: str | Path, output_dir: str | Path | None = None, verbose: int | None = None
+    path: str | Path,
+    output_dir: str | Path | None = None,
+    verbose: int | None = None,
+    distributed: str | None = None,
 ) -> RunResult:
     """Build, train and save as ``path`` says; returns what was made.
+
+    ``distributed`` names a backend of the ``"distributed"`` registry (overriding the
+    config's ``[distributed] backend``): its training callback is passed to ``fit``. In a
+    distributed run only one process checks and writes the outputs: the one whose callback
+    has a true ``is_main_process`` attribute (a callback without one counts as true), and
+    whose ``model.is_main_process`` is still true after training.
 
     >>> import os, tempfile
     >>> folder = tempfile.mkdtemp()
@@ -357,6 +453,7 @@ def run_config(
     """
     config = load_config(path)
     doc = config.doc
+    parallel = _distributed_callback(config, doc.get("distributed", {}), distributed)
     seed = doc.get("seed", 0)
     seed_rng(seed)
     X, Y = _load_data(config, doc["data"], seed)
@@ -366,9 +463,7 @@ def run_config(
         raise config.error(("data", "test_fraction"), f"must be in [0, 1), got {test_fraction}")
     X_test = Y_test = None
     if test_fraction:
-        order = np.random.default_rng(seed).permutation(X.shape[0])
-        cut = X.shape[0] - max(1, round(X.shape[0] * test_fraction))
-        X, Y, X_test, Y_test = X[order[:cut]], Y[order[:cut]], X[order[cut:]], Y[order[cut:]]
+        X, Y, X_test, Y_test = _split(X, Y, test_fraction, seed)
 
     model_table = doc["model"]
     layers = []
@@ -380,11 +475,21 @@ def run_config(
     optimizer = _component(
         config, "optimizers", model_table.get("optimizer", "sgd"), ("model", "optimizer")
     )
+    metrics = (
+        [
+            {"name": m["type"], "config": {k: v for k, v in m.items() if k != "type"}}
+            if isinstance(m, dict) and isinstance(m.get("type"), str)
+            else m
+            for m in model_table.get("metrics", ()) or ()
+        ]
+        if "metrics" in model_table
+        else None
+    )
     try:
-        model = Model(layers, cost, optimizer, dtype=model_table.get("dtype"))
+        model = Model(layers, cost, optimizer, dtype=model_table.get("dtype"), metrics=metrics)
     except ScratchnetError as exc:
         raise config.error(("model",), str(exc)) from None
-    sample = tuple(getattr(X, "shape", ())[1:])  # one sample's shape, when X has one
+    sample = _sample_shape(X)
     try:  # shapes through every layer and container, before any training
         if sample:
             model.output_shape(sample)
@@ -399,6 +504,8 @@ def run_config(
         raise config.error(where, f"for data of shape {sample}: {exc}") from None
 
     out = doc.get("output", {})
+    if not getattr(parallel, "is_main_process", True):
+        out = {}  # another process of this distributed run writes the outputs
     base = Path(output_dir) if output_dir is not None else config.path.parent
     targets = {  # every output location is checked (folders created) before training
         key: output_path(f"output.{key}", base / value) for key, value in out.items()
@@ -407,13 +514,14 @@ def run_config(
     fit = dict(doc.get("fit", {}))
     if verbose is not None:
         fit["verbose"] = verbose
-    history = model.fit(X, Y, seed=seed, **fit)
-    test_metrics = (
-        model.evaluate(X_test, Y_test) if X_test is not None and Y_test is not None else None
-    )
+    callbacks = [parallel] if parallel is not None else []
+    history = model.fit(X, Y, seed=seed, callbacks=callbacks, **fit)
+    test_metrics = model.evaluate(X_test, Y_test) if X_test is not None else None
 
     files: dict[str, str] = {}
     notes: list[str] = []
+    if not model.is_main_process:  # the callback cleared it while training
+        targets = {}
     if "model" in targets:
         files["model"] = str(targets["model"])
         model.save(files["model"])

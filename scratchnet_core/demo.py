@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from . import data
 from ._random import seed as seed_rng
 from .checks import output_path
 from .layers import linear
 from .model import History, Model
 from .optimizers import SGD
+from .registry import get_registry
 
 __all__ = ["run_xor_demo", "seed_xor_model"]
 
@@ -38,9 +38,9 @@ def run_xor_demo(plot: str | None = None, seed: int = 0, verbose: int = 1) -> di
     if plot:
         output_path("--plot", plot)  # a bad location fails now, not after training
     seed_rng(seed)
-    rng = np.random.default_rng(seed)
-    X, Y = data.xor(500, rng=rng)
-    X_test, Y_test = data.xor(1000, rng=rng)
+    xor = get_registry("datasets")["xor"]  # the core names no dataset: it asks the registry
+    X, Y = xor(samples=500, seed=seed)
+    X_test, Y_test = xor(samples=1000, seed=seed + 1)
     model = seed_xor_model(X, Y)
     model.fit(X, Y, epochs=model.epochs, batch_size=model.batch_size, verbose=verbose)
     history = model.history

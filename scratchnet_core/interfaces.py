@@ -538,30 +538,60 @@ class ConvBackend(Component):
 class Metric(Component):
     """A streaming measure of predictions against targets, exact over a whole epoch.
 
-    The loop calls `reset` at the start of an epoch (or an evaluation),
-    `update` once per batch with ``y_pred: (N, ...)`` (the model's output) and
-    ``y_true`` (the targets as the cost takes them), and `result` at the end. A metric
-    keeps sufficient statistics (counts, sums, a confusion matrix), never a mean of per-batch
-    values, so F1 over an epoch equals F1 over all its predictions at once.
+    The loop calls `bind` once per ``fit``/``evaluate`` (the task and output shape),
+    `reset` at the start of an epoch (or an evaluation), `update` once per batch
+    with ``y_pred: (N, ...)`` (the model's output) and ``y_true`` (the targets as the cost
+    takes them: class indices ``(N,)`` or one-hot ``(N, C)`` for ``"categorical"``, ``(N,
+    *output_shape)`` otherwise), and `result` at the end. A metric keeps sufficient
+    statistics (counts, sums, a confusion matrix), never a mean of per-batch values, so F1
+    over an epoch equals F1 over all its predictions at once.
+
+    Those statistics are one float64 vector, `state`, and they add up: the state of
+    two halves of the data summed element-wise is the state of the whole. That is how a
+    data-parallel plugin makes epoch values exact when each process saw only its shard:
+    it sums the states across processes and loads the sum with `load_state` (see
+    ``scratchnet_epoch_totals`` in `scratchnet_core.hookspecs`). A metric without
+    `state` still works in one process.
 
     ``higher_is_better`` tells callbacks that monitor the metric (early stopping,
-    checkpoints) which way is an improvement.
+    checkpoints) which way is an improvement. ``name`` (default: the registry name) is the
+    key in logs and `History` (``val_`` + name for validation).
 
     Examples
     --------
     >>> import numpy as np, scratchnet_core as sn
     >>> class MeanPrediction(sn.Metric):
     ...     higher_is_better = True
-    ...     def reset(self): self.total, self.count = 0.0, 0
-    ...     def update(self, y_pred, y_true):
-    ...         self.total += float(y_pred.sum()); self.count += y_pred.size
-    ...     def result(self): return self.total / max(self.count, 1)
+    ...     def reset(self): self.totals = np.zeros(2)
+    ...     def update(self, y_pred, y_true): self.totals += (y_pred.sum(), y_pred.size)
+    ...     def result(self): return float(self.totals[0] / max(self.totals[1], 1))
+    ...     def state(self): return self.totals.copy()
+    ...     def load_state(self, state): self.totals = np.array(state, dtype=float)
     >>> m = MeanPrediction(); m.reset(); m.update(np.array([1.0, 3.0]), np.array([0, 1]))
-    >>> m.result()
-    2.0
+    >>> other = MeanPrediction(); other.reset(); other.update(np.array([8.0]), np.array([1]))
+    >>> m.result(), other.result()
+    (2.0, 8.0)
+    >>> m.load_state(m.state() + other.state()); m.result()  # as if one saw all three rows
+    4.0
     """
 
     higher_is_better: ClassVar[bool] = True
+    name: str | None = None
+    """The key in logs; ``None``: the registry name (or the class name, lower-cased)."""
+
+    TASKS: ClassVar[tuple[str, ...]] = ("binary", "categorical", "regression")
+    """The kinds of output `bind` is told about."""
+
+    def bind(self, task: str, output_shape: tuple[int, ...] | None) -> None:
+        """Check that this metric fits the model; raise
+        `ConfigurationError` if not.
+
+        ``task`` is ``"binary"`` (sigmoid outputs with 0/1 targets: a classification cost
+        that takes no class indices), ``"categorical"`` (one of ``C`` classes: class indices
+        or one-hot targets) or ``"regression"`` (a cost with no notion of accuracy).
+        ``output_shape`` is one output sample's shape, ``None`` while still unknown (at
+        model construction). Default: accept anything.
+        """
 
     @abstractmethod
     def reset(self) -> None:
@@ -574,3 +604,17 @@ class Metric(Component):
     @abstractmethod
     def result(self) -> float:
         """The value over everything seen since `reset`."""
+
+    def state(self) -> NDArray[np.float64]:
+        """The sufficient statistics seen since `reset`, as a 1-d float64 vector of a
+        length fixed after `bind`; states of disjoint data add up element-wise."""
+        raise NotImplementedError(
+            f"metric {type(self).__name__} has no state(): it cannot be merged across processes"
+        )
+
+    def load_state(self, state: NDArray[np.float64]) -> None:
+        """Replace the statistics with ``state`` (as from `state`, or a sum of them)."""
+        raise NotImplementedError(
+            f"metric {type(self).__name__} has no load_state(): it cannot be merged across "
+            "processes"
+        )

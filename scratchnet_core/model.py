@@ -1,164 +1,30 @@
-"""The model: a list of layers, a cost and an optimizer, with the training loop.
+"""The model: a list of layers, a cost and an optimizer; parameters, passes and files.
 
 The seed's constructor stays (``Model(layers, cost_function, optimizer, batch_size, X, Y,
-epochs).train()``); ``fit`` / ``predict`` / ``evaluate`` work as in Keras.
+epochs).train()``); ``fit`` / ``predict`` / ``evaluate`` work as in Keras and live in
+`scratchnet_core.loop`, data feeding in `scratchnet_core.feeding`, and
+`History` in `scratchnet_core.history` (re-exported here).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 import os
-import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-from ._random import get_rng
+from . import loop
+from .checks import positive_int
 from .components import build_component
-from .errors import (
-    ConfigurationError,
-    DataError,
-    OptionalDependencyError,
-    ShapeError,
-    TrainingDivergedError,
-)
-from .hooks import make_plugin_manager
-from .hookspecs import hookimpl
-from .interfaces import Array, CostFunction, Layer, Optimizer, as_float_dtype
+from .errors import ConfigurationError, DataError, ShapeError, TrainingDivergedError
+from .history import History
+from .interfaces import Array, CostFunction, Layer, Metric, Optimizer, as_float_dtype
 from .registry import get_registry
 
 __all__ = ["History", "Model"]
-
-
-class History:
-    """Per-epoch metrics of one :meth:`Model.fit` call, as Keras keeps them.
-
-    ``history.history`` maps a metric name (``"loss"``, ``"accuracy"``, ``"val_loss"``, ...)
-    to one float per epoch; ``history["loss"]`` is a shortcut; ``history.epoch`` lists the
-    epochs run. It is itself a hook implementation, registered for each ``fit``.
-
-    Examples
-    --------
-    >>> import numpy as np, scratchnet_core as sn
-    >>> X = np.random.default_rng(0).normal(size=(16, 2)); Y = (X[:, 0] > 0).astype(int)
-    >>> model = sn.Model([sn.get_layers()["linear"](2, 1, "sigmoid")], "binary_cross_entropy")
-    >>> history = model.fit(X, Y, epochs=2, validation_split=0.25, verbose=0)
-    >>> sorted(history.history), history.epoch
-    (['accuracy', 'loss', 'val_accuracy', 'val_loss'], [0, 1])
-    """
-
-    def __init__(self) -> None:
-        self.history: dict[str, list[float]] = {}
-        self.epoch: list[int] = []
-
-    @hookimpl(trylast=True)  # after callbacks that add to the logs (learning rate, ...)
-    def scratchnet_epoch_end(self, epoch: int, logs: Mapping[str, float]) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
-
-    def __getitem__(self, key: str) -> list[float]:
-        try:
-            return self.history[key]
-        except KeyError:
-            raise DataError(
-                f"History has no metric {key!r}; it has {', '.join(self.history) or 'none'}"
-            ) from None
-
-    def to_csv(self, path: str | os.PathLike[str]) -> None:
-        """Write one row per epoch: ``epoch`` (from 1) then every metric."""
-        import csv
-
-        keys = list(self.history)
-        with open(os.fspath(path), "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["epoch", *keys])
-            for row, epoch in enumerate(self.epoch):
-                writer.writerow([epoch + 1, *(repr(self.history[k][row]) for k in keys)])
-
-    def plot(
-        self, path: str | os.PathLike[str] | None = None, metrics: Sequence[str] | None = None
-    ) -> Any:
-        """Plot metrics against epochs with matplotlib (optional); save to ``path`` if given.
-
-        Returns the matplotlib figure. Losses and accuracies go on separate axes.
-        """
-        try:
-            import matplotlib
-
-            if path is not None:
-                matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError as exc:
-            raise OptionalDependencyError(
-                "History.plot needs matplotlib: pip install 'scratchnet[plot]'"
-            ) from exc
-        names = list(metrics) if metrics is not None else list(self.history)
-        groups = [[n for n in names if "acc" not in n], [n for n in names if "acc" in n]]
-        groups = [g for g in groups if g]
-        fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.5), squeeze=False)
-        epochs = [e + 1 for e in self.epoch]
-        for ax, group in zip(axes[0], groups, strict=True):
-            for name in group:
-                ax.plot(epochs, self[name], label=name)
-            ax.set(xlabel="epoch")
-            ax.legend()
-            ax.grid(alpha=0.3)
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(os.fspath(path), dpi=100)
-            plt.close(fig)
-        return fig
-
-    def __repr__(self) -> str:
-        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
-        return f"History(epochs={len(self.epoch)}, last={last})"
-
-
-def _write_line(text: str) -> None:
-    sys.stdout.write(text + "\n")
-
-
-def _integer(value: Any, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigurationError(f"{argument} must be an integer, got {value!r}")
-    return int(value)
-
-
-def _positive_int(value: Any, argument: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigurationError(
-            f"{argument} must be a positive integer, got {value!r} ({type(value).__name__})"
-        )
-    if value < 1:
-        raise ConfigurationError(f"{argument} must be >= 1, got {value}")
-    return int(value)
-
-
-def _as_data(values: ArrayLike, argument: str) -> Array:
-    try:
-        array = np.asarray(values)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{argument}: cannot be read as a numeric array: {exc}") from None
-    if array.dtype.kind not in "biuf":
-        raise DataError(f"{argument}: expected a numeric array, got dtype {array.dtype}")
-    if array.ndim == 0:
-        raise DataError(f"{argument}: expected an array with a batch axis, got a scalar")
-    if array.shape[0] == 0:
-        raise DataError(f"{argument} is empty: shape {array.shape}")
-    if array.dtype.kind == "f":
-        finite = np.isfinite(array)
-        if not finite.all():
-            bad = np.argwhere(~finite)[0]
-            count = int(array.size - np.count_nonzero(finite))
-            raise DataError(
-                f"{argument} holds {count} NaN or inf value(s), the first at index "
-                f"{tuple(int(i) for i in bad)}"
-            )
-    return array
 
 
 class Model:
@@ -169,14 +35,20 @@ class Model:
     layers:
         The layers, in order; ``model.layers`` keeps them.
     cost_function:
-        A registry name (``"binary_cross_entropy"``) or a :class:`CostFunction` instance.
+        A registry name (``"binary_cross_entropy"``) or a `CostFunction` instance.
     optimizer:
-        A registry name (``"sgd"``, default learning rate) or an :class:`Optimizer`.
+        A registry name (``"sgd"``, default learning rate) or an `Optimizer`.
     batch_size, X, Y, epochs:
-        The seed's training settings, used by :meth:`train`; ``fit`` takes its own.
+        The seed's training settings, used by `train`; ``fit`` takes its own.
     dtype:
         ``"float32"`` (the default when the layers say nothing else) or ``"float64"``; every
-        layer is converted, and data is cast once when it arrives.
+        layer is converted, and data is cast once when it arrives (streamed data per batch).
+    metrics:
+        What ``fit`` and ``evaluate`` report besides the loss: registry names (``"f1"``),
+        specs (``{"name": "top_k_accuracy", "config": {"k": 3}}``) or
+        `Metric` instances. Default: ``["accuracy"]`` for
+        classification costs, none for regression. A metric that does not fit the cost (F1
+        on a regression output) is a `ConfigurationError` here.
 
     Examples
     --------
@@ -202,6 +74,7 @@ class Model:
         epochs: int = 1,
         *,
         dtype: DTypeLike | None = None,
+        metrics: Iterable[str | Metric | Mapping[str, Any]] | None = None,
     ) -> None:
         layers = list(layers)
         if not layers:
@@ -216,8 +89,9 @@ class Model:
         self.layers: list[Layer] = layers
         self.cost_function: CostFunction = build_component("costs", cost_function, "cost_function")
         self.optimizer: Optimizer = build_component("optimizers", optimizer, "optimizer")
-        self.batch_size = _positive_int(batch_size, "batch_size")
-        self.epochs = _positive_int(epochs, "epochs")
+        self.batch_size = positive_int("Model", "batch_size", batch_size)
+        self.epochs = positive_int("Model", "epochs", epochs)
+        self.metrics: list[Metric] = loop.build_metrics(metrics, self.cost_function)
         self.X = X
         self.Y = Y
         self.dtype = self._choose_dtype(dtype)
@@ -266,7 +140,7 @@ class Model:
         }
 
     def gradients(self) -> dict[str, Array]:
-        """The gradients of the last backward pass, keyed like :meth:`parameters`."""
+        """The gradients of the last backward pass, keyed like `parameters`."""
         return {
             f"{i}.{name}": value
             for i, layer in enumerate(self.layers)
@@ -278,35 +152,79 @@ class Model:
         return sum(layer.num_parameters() for layer in self.layers)
 
     def get_weights(self) -> dict[str, Array]:
-        """A copy of every parameter, keyed like :meth:`parameters`."""
+        """A copy of every parameter, keyed like `parameters`."""
         return {name: value.copy() for name, value in self.parameters().items()}
 
-    def set_weights(self, weights: Mapping[str, ArrayLike]) -> None:
-        """Copy ``weights`` (as from :meth:`get_weights`) into the live parameters."""
+    def set_weights(self, weights: Mapping[str, ArrayLike] | Sequence[ArrayLike]) -> None:
+        """Copy ``weights`` into the live parameters: a dict as from `get_weights`, or
+        a list of arrays in `parameters` order (Keras' ``set_weights``).
+
+        Nothing is changed unless every array fits: a wrong count or key is a
+        `ConfigurationError`, a wrong shape a `ShapeError`, NaN or inf a
+        `DataError`.
+
+        >>> import numpy as np, scratchnet_core as sn
+        >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse")
+        >>> model.set_weights([np.ones((2, 1)), np.zeros(1)])
+        >>> model.get_weights()["0.weight"].ravel().tolist()
+        [1.0, 1.0]
+        """
         params = self.parameters()
-        if set(weights) != set(params):
-            missing = sorted(set(params) - set(weights))
-            extra = sorted(set(weights) - set(params))
+        if isinstance(weights, Mapping):
+            if set(weights) != set(params):
+                missing = sorted(set(params) - set(weights))
+                extra = sorted(set(weights) - set(params))
+                raise ConfigurationError(
+                    f"set_weights: keys differ from the model's (missing {missing}, "
+                    f"unexpected {extra})"
+                )
+            items = [(name, weights[name]) for name in params]
+        elif isinstance(weights, (str, bytes)) or not isinstance(weights, (Sequence, np.ndarray)):
             raise ConfigurationError(
-                f"set_weights: keys differ from the model's (missing {missing}, unexpected {extra})"
+                "set_weights: expected a dict name -> array or a list of arrays in "
+                f"parameters() order, got {type(weights).__name__}"
             )
-        for name, value in weights.items():
-            array = np.asarray(value)
+        else:
+            if len(weights) != len(params):
+                raise ConfigurationError(
+                    f"set_weights: the model has {len(params)} parameter arrays "
+                    f"({', '.join(params)}), got a list of {len(weights)}"
+                )
+            items = list(zip(params, weights, strict=True))
+        arrays = []
+        for name, value in items:
+            try:
+                array = np.asarray(value)
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"set_weights: {name!r} is not a numeric array: {exc}") from None
             if array.shape != params[name].shape:
                 raise ShapeError(f"parameter {name!r}", f"shape {params[name].shape}", array.shape)
-            params[name][...] = array
+            if array.dtype.kind not in "biuf":
+                raise DataError(f"set_weights: {name!r} must be numeric, got dtype {array.dtype}")
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                count = int(array.size - np.count_nonzero(np.isfinite(array)))
+                raise DataError(f"set_weights: {name!r} holds {count} NaN or inf value(s)")
+            with np.errstate(over="ignore"):
+                cast = array.astype(params[name].dtype)
+            if not np.isfinite(cast).all():
+                raise DataError(
+                    f"set_weights: {name!r} holds values beyond {params[name].dtype}'s range"
+                )
+            arrays.append((name, cast))
+        for name, cast in arrays:
+            params[name][...] = cast
 
     # ------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model (architecture, weights, optimizer state) to one ``.npz`` file,
-        atomically: see :mod:`scratchnet_core.serialization`."""
+        atomically: see `scratchnet_core.serialization`."""
         from .serialization import save_model
 
         save_model(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Model:
-        """Read a model written by :meth:`save`; never runs code from the file."""
+        """Read a model written by `save`; never runs code from the file."""
         from .serialization import load_model
 
         return load_model(path)
@@ -332,54 +250,9 @@ class Model:
                 raise exc.at_index(i) from None
         return shape
 
-    def _prepare_x(self, X: ArrayLike, argument: str = "X") -> Array:
-        array = _as_data(X, argument)
-        return np.ascontiguousarray(array, dtype=self.dtype)
-
-    def _prepare_y(self, Y: ArrayLike, n: int, out_shape: tuple[int, ...], argument: str) -> Array:
-        array = _as_data(Y, argument)
-        if array.shape[0] != n:
-            raise DataError(
-                f"X and {argument} have different row counts: X has {n}, "
-                f"{argument} has {array.shape[0]}"
-            )
-        cost = self.cost_function
-        if cost.accepts_class_indices and array.ndim == 1 and out_shape != (1,):
-            if array.dtype.kind == "f" and not np.array_equal(array, np.round(array)):
-                raise DataError(
-                    f"{argument}: class indices must be whole numbers, got values such as "
-                    f"{array[array != np.round(array)][0]}"
-                )
-            classes = out_shape[-1] if out_shape else 1
-            low, high = array.min(), array.max()
-            if low < 0 or high >= classes:
-                raise DataError(
-                    f"{argument}: class indices must lie in [0, {classes - 1}] for a model with "
-                    f"{classes} outputs, got values from {low} to {high}"
-                )
-            return array.astype(np.intp)
-        if array.ndim == 1 and out_shape == (1,):
-            array = array[:, None]
-        cost.check_targets(array, argument)
-        if array.shape[1:] != out_shape:
-            raise ShapeError(
-                f"cost {type(cost).__name__}",
-                f"targets of shape (N, {', '.join(map(str, out_shape))}) like the model output",
-                array.shape,
-                detail=f"argument {argument}",
-            )
-        return np.ascontiguousarray(array, dtype=self.dtype)
-
-    def _prepare(self, X: ArrayLike, Y: ArrayLike, what: str = "") -> tuple[Array, Array]:
-        x = self._prepare_x(X, f"X{what}")
-        out_shape = self.output_shape(x.shape[1:])
-        self.input_shape = tuple(int(s) for s in x.shape[1:])
-        y = self._prepare_y(Y, x.shape[0], out_shape, f"Y{what}")
-        return x, y
-
     # ------------------------------------------------------------------ passes
     def forward(self, x: Array, training: bool = False) -> Array:
-        """Run ``x`` through every layer; a :class:`ShapeError` names the layer's index."""
+        """Run ``x`` through every layer; a `ShapeError` names the layer's index."""
         i = 0
         try:
             for i, layer in enumerate(self.layers):  # noqa: B007 - i names the failing layer
@@ -402,7 +275,7 @@ class Model:
         """Back-propagate ``dL/d(output)`` (or ``dL/dz`` of the last layer's pre-activation).
 
         Returns ``dL/dx`` for the model input (``None`` while the first layer's
-        ``needs_input_grad`` is cleared, as during :meth:`fit`).
+        ``needs_input_grad`` is cleared, as during `fit`).
         """
         layers = self.layers
         last = len(layers) - 1
@@ -419,11 +292,21 @@ class Model:
             out = layers[i].backward(out)
         return out
 
-    def train_step(self, x: Array, y: Array, epoch: int = 0, batch: int = 0) -> tuple[float, Array]:
+    def train_step(
+        self,
+        x: Array,
+        y: Array,
+        epoch: int = 0,
+        batch: int = 0,
+        *,
+        after_backward: Callable[[dict[str, Array], int, int], None] | None = None,
+    ) -> tuple[float, Array]:
         """One optimisation step on a prepared batch; returns ``(loss, output)``.
 
-        A non-finite loss raises :class:`TrainingDivergedError` before any update, so the
-        weights stay at their last finite values.
+        ``after_backward(gradients, size, batch)``, when given, runs between the backward
+        pass and the optimizer step (the loop passes ``scratchnet_after_backward`` through
+        it). A non-finite loss raises `TrainingDivergedError` before any update, so
+        the weights stay at their last finite values.
         """
         # overflow while diverging is reported once, as TrainingDivergedError, not as warnings
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -432,7 +315,10 @@ class Model:
             if not math.isfinite(loss):
                 raise TrainingDivergedError(epoch, batch, loss)
             self.backward(grad, preactivation=fused)
-            self.optimizer.step(self.parameters(), self.gradients())
+            gradients = self.gradients()
+            if after_backward is not None:
+                after_backward(gradients, int(x.shape[0]), batch)
+            self.optimizer.step(self.parameters(), gradients)
         return loss, out
 
     # ------------------------------------------------------------------ training
@@ -448,27 +334,34 @@ class Model:
 
     def fit(
         self,
-        X: ArrayLike,
-        Y: ArrayLike,
+        X: Any,
+        Y: Any = None,
         epochs: int = 1,
         batch_size: int | None = None,
         shuffle: bool = True,
-        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+        validation_data: Any = None,
         validation_split: float = 0.0,
         callbacks: Iterable[object] | None = None,
         verbose: int = 1,
         seed: int | None = None,
         initial_epoch: int = 0,
+        *,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
+        prefetch: bool | None = None,
     ) -> History:
-        """Train for ``epochs`` passes over ``(X, Y)`` in mini-batches; returns a :class:`History`.
+        """Train for ``epochs`` passes over ``(X, Y)`` in mini-batches; returns a `History`.
 
         Parameters
         ----------
-        X : array, shape (N, *input_shape)
-            The inputs.
+        X : array (N, *input_shape), dataset or iterable of batches
+            The inputs: an array (a memory-mapped one, ``np.load(path, mmap_mode="r")``, is
+            read batch by batch, never whole); or a dataset, any object with ``__len__`` and
+            ``__getitem__(indices) -> (x_batch, y_batch)``; or an iterable of
+            ``(x_batch, y_batch)`` (see `scratchnet_core.feeding`).
         Y : array, shape (N, *output_shape) or (N,)
-            The targets; ``(N,)`` for a one-output model, or class indices for a cost that
-            accepts them (categorical cross-entropy).
+            The targets with an array ``X`` (left out otherwise); ``(N,)`` for a one-output
+            model, or class indices for a cost that accepts them (categorical cross-entropy).
         epochs : int
             The epoch to stop before (Keras' meaning: with ``initial_epoch``, epochs
             ``initial_epoch .. epochs - 1`` run).
@@ -478,20 +371,28 @@ class Model:
             Reshuffle the rows every epoch. Epoch ``e``'s order comes from ``(seed, e)`` alone,
             so a run resumed with ``initial_epoch`` and the same ``seed`` repeats the
             uninterrupted run exactly.
-        validation_data : (X_val, Y_val), optional
-            Held-out data evaluated after every epoch (``val_loss``, ``val_accuracy``).
+        validation_data : (X_val, Y_val), dataset or iterable of batches, optional
+            Held-out data evaluated after every epoch (``val_loss``, ``val_<metric>``).
         validation_split : float
             Instead, hold out this last fraction of ``X``, ``Y`` (taken before shuffling, as
             Keras does).
         callbacks : list of hook implementations, optional
-            Active for this call only (see :mod:`scratchnet_core.hookspecs`).
+            Active for this call only (see `scratchnet_core.hookspecs`).
         verbose : {0, 1, 2}
             0 silent, 1 a progress bar, 2 one log line per batch.
         seed : int, optional
             The shuffling seed; default: drawn from scratchnet's generator
-            (:func:`scratchnet_core.seed`).
+            (`scratchnet_core.seed`).
         initial_epoch : int
             The epoch to start from.
+        steps_per_epoch, validation_steps : int, optional
+            Batches per epoch (required for an iterable without ``len()``; with arrays or a
+            dataset, a limit).
+        prefetch : bool, optional
+            Read the next batch in a background thread while this one trains (memory-mapped
+            arrays and datasets). Default: on for memory-mapped arrays, where it hides the
+            page-table work of gathering rows from a mapped file (``benchmarks/bench_mmap.py``),
+            off otherwise.
 
         Returns
         -------
@@ -508,203 +409,60 @@ class Model:
         >>> len(history["loss"])
         3
         """
-        epochs = _positive_int(epochs, "epochs")
-        initial_epoch = _integer(initial_epoch, "initial_epoch")
-        if not 0 <= initial_epoch < epochs:
-            raise ConfigurationError(
-                f"initial_epoch must be in [0, epochs), got {initial_epoch} with epochs={epochs}"
-            )
-        if seed is not None:
-            seed = _integer(seed, "seed")
-        batch_size = (
-            self.batch_size if batch_size is None else _positive_int(batch_size, "batch_size")
-        )
-        if verbose not in (0, 1, 2):
-            raise ConfigurationError(f"verbose must be 0, 1 or 2, got {verbose!r}")
-        x, y = self._prepare(X, Y)
-        val = self._validation(x, y, validation_data, validation_split)
-        if val is not None and validation_data is None:
-            cut = x.shape[0] - val[0].shape[0]
-            x, y = x[:cut], y[:cut]
-        n = x.shape[0]
-        steps = -(-n // batch_size)
-        fit_seed = int(seed) if seed is not None else int(get_rng().integers(2**63))
-
-        history = History()
-        self.history = history
-        self.stop_training = False
-        pm = make_plugin_manager([history, *(callbacks or ())])
-        hook = pm.hook
-        classification = self.cost_function.accuracy(*self._probe(x[:1], y[:1])) is not None
-        metrics = ["loss", "accuracy"] if classification else ["loss"]
-        if val is not None:
-            metrics += [f"val_{m}" for m in metrics]
-        hook.scratchnet_train_start(
-            model=self,
-            config={
-                "epochs": epochs,
-                "initial_epoch": initial_epoch,
-                "batch_size": batch_size,
-                "samples": n,
-                "steps_per_epoch": steps,
-                "verbose": verbose,
-                "validation": val is not None,
-                "metrics": metrics,
-            },
-        )
-        self._fused_now = self._fused
-        first = self.layers[0]
-        first_needed, first.needs_input_grad = first.needs_input_grad, False
-        try:
-            for epoch in range(initial_epoch, epochs):
-                hook.scratchnet_epoch_start(model=self, epoch=epoch)
-                rng = np.random.default_rng([fit_seed, epoch]) if shuffle else None
-                start_weights = self.get_weights()  # finite: checked at the last epoch's end
-                try:
-                    logs = self._run_epoch(x, y, batch_size, rng, epoch, hook)
-                except TrainingDivergedError as exc:
-                    raise self._diverged(exc, start_weights) from None
-                if not self._weights_finite():
-                    raise self._diverged(
-                        TrainingDivergedError(epoch, -(-x.shape[0] // batch_size) - 1, math.nan),
-                        start_weights,
-                    )
-                self.epochs_trained = epoch + 1
-                if not classification:
-                    logs.pop("accuracy")
-                if val is not None:
-                    for key, value in self.evaluate(val[0], val[1], batch_size=batch_size).items():
-                        logs[f"val_{key}"] = value
-                stop = hook.scratchnet_epoch_end(model=self, epoch=epoch, logs=logs)
-                if any(stop) or self.stop_training:
-                    break
-        finally:
-            first.needs_input_grad = first_needed
-        hook.scratchnet_train_end(model=self, history=history)
-        return history
-
-    def _run_epoch(
-        self,
-        x: Array,
-        y: Array,
-        batch_size: int,
-        rng: np.random.Generator | None,
-        epoch: int,
-        hook: Any,
-    ) -> dict[str, float]:
-        n = x.shape[0]
-        order = rng.permutation(n) if rng is not None else None
-        accuracy = self.cost_function.accuracy
-        loss_sum = 0.0
-        correct = 0.0
-        for batch, start in enumerate(range(0, n, batch_size)):
-            if order is None:
-                xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-            else:
-                idx = order[start : start + batch_size]
-                xb, yb = x[idx], y[idx]
-            loss, out = self.train_step(xb, yb, epoch, batch)
-            size = xb.shape[0]
-            loss_sum += loss * size
-            correct += (accuracy(out, yb) or 0.0) * size
-            hook.scratchnet_batch_end(
-                model=self, epoch=epoch, batch=batch, logs={"loss": loss, "size": size}
-            )
-        return {"loss": loss_sum / n, "accuracy": correct / n}
-
-    def _diverged(
-        self, exc: TrainingDivergedError, start_weights: dict[str, Array]
-    ) -> TrainingDivergedError:
-        """The loss is checked before each update, so the weights are normally the last finite
-        ones already; if an update itself overflowed them, fall back to the epoch's start."""
-        if self._weights_finite():
-            return exc
-        self.set_weights(start_weights)
-        return TrainingDivergedError(
-            exc.epoch,
-            exc.batch,
-            exc.loss,
-            restored=f"an update had made weights non-finite, so they were restored to the start "
-            f"of epoch {exc.epoch}",
+        return loop.fit(
+            self,
+            X,
+            Y,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            callbacks=callbacks,
+            verbose=verbose,
+            seed=seed,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
+            prefetch=prefetch,
         )
 
     def _weights_finite(self) -> bool:
         return all(np.isfinite(p).all() for p in self.parameters().values())
 
-    def _probe(self, x: Array, y: Array) -> tuple[Array, Array]:
-        return self.forward(x, training=False), y
-
-    def _validation(
-        self,
-        x: Array,
-        y: Array,
-        data: tuple[ArrayLike, ArrayLike] | None,
-        split: Any,
-    ) -> tuple[Array, Array] | None:
-        if data is not None:
-            if not isinstance(data, (tuple, list)) or len(data) != 2:
-                raise ConfigurationError(
-                    f"validation_data must be a pair (X_val, Y_val), got {type(data).__name__}"
-                )
-            return self._prepare(data[0], data[1], "_val")
-        real = isinstance(split, numbers.Real) and not isinstance(split, bool)
-        if not real or not 0 <= float(split) < 1:
-            raise ConfigurationError(f"validation_split must be in [0, 1), got {split!r}")
-        if split == 0:
-            return None
-        count = round(x.shape[0] * float(split))
-        if count < 1 or count >= x.shape[0]:
-            raise ConfigurationError(
-                f"validation_split={split} leaves {count} validation rows out of {x.shape[0]}; "
-                "both parts need at least one row"
-            )
-        return x[-count:], y[-count:]
-
     # ------------------------------------------------------------------ inference
-    def predict(self, X: ArrayLike, batch_size: int | None = None) -> Array:
-        """Outputs for ``X: (N, *input_shape)``, in batches, with layers in inference mode."""
-        batch_size = (
-            self.batch_size if batch_size is None else _positive_int(batch_size, "batch_size")
-        )
-        x = self._prepare_x(X)
-        self.output_shape(x.shape[1:])
-        parts = [
-            self.forward(x[start : start + batch_size], training=False)
-            for start in range(0, x.shape[0], batch_size)
-        ]
-        return np.concatenate(parts, axis=0)
+    def predict(self, X: Any, batch_size: int | None = None, *, steps: int | None = None) -> Array:
+        """Outputs for ``X`` (an array ``(N, *input_shape)``, a dataset or an iterable of
+        batches, as `fit` takes), in batches, with layers in inference mode.
+
+        >>> import numpy as np, scratchnet_core as sn
+        >>> model = sn.Model([sn.get_layers()["linear"](2, 3)], "mse")
+        >>> model.predict(np.zeros((5, 2)), batch_size=2).shape
+        (5, 3)
+        """
+        return loop.predict(self, X, batch_size, steps)
 
     def evaluate(
-        self, X: ArrayLike, Y: ArrayLike, batch_size: int | None = None
+        self, X: Any, Y: Any = None, batch_size: int | None = None, *, steps: int | None = None
     ) -> dict[str, float]:
-        """Mean ``loss`` (and ``accuracy`` for classification costs) over ``(X, Y)``."""
-        batch_size = (
-            self.batch_size if batch_size is None else _positive_int(batch_size, "batch_size")
-        )
-        x, y = self._prepare(X, Y)
-        self._fused_now = self._fused
-        cost = self.cost_function
-        n = x.shape[0]
-        loss_sum = 0.0
-        correct: float | None = 0.0
-        for start in range(0, n, batch_size):
-            xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-            out = self.forward(xb, training=False)
-            if self._fused_now:
-                z = self.layers[-1].preactivation
-                assert z is not None
-                loss = cost.loss_from_logits(z, yb)
-            else:
-                loss = cost.loss(out, yb)
-            loss_sum += loss * xb.shape[0]
-            acc = cost.accuracy(out, yb)
-            correct = None if acc is None or correct is None else correct + acc * xb.shape[0]
-        result = {"loss": loss_sum / n}
-        if correct is not None:
-            result["accuracy"] = correct / n
-        return result
+        """``{"loss": ..., <metric>: ...}`` over all of ``(X, Y)`` (or a dataset or an
+        iterable of batches), each exact over the data, never a mean of per-batch values.
+
+        >>> import numpy as np, scratchnet_core as sn
+        >>> model = sn.Model([sn.get_layers()["linear"](2, 1)], "mse", metrics=["mae"])
+        >>> model.evaluate(np.zeros((4, 2)), np.ones(4))
+        {'loss': 1.0, 'mae': 1.0}
+        """
+        return loop.evaluate(self, X, Y, batch_size, steps)
 
     _fused_now = False
+
+    is_main_process: bool = True
+    """Whether this process writes files, logs and the progress bar for this model.
+
+    Always true in one process. A data-parallel plugin clears it on every process but one
+    when training starts; callbacks that write (checkpoints, CSV logs, the progress bar)
+    and ``scratchnet train``'s outputs check it."""
 
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)

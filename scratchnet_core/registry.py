@@ -218,8 +218,8 @@ def interface_problems(kind: str, obj: object) -> list[str]:
     """Why ``obj`` cannot serve as a component of ``kind`` (empty when it can)."""
     base = KINDS[kind]
     if base is None:
-        if kind == "initializers" and not callable(obj):
-            return [f"an initializer must be callable, got {type(obj).__name__}"]
+        if kind in ("initializers", "datasets") and not callable(obj):
+            return [f"{kind} entries must be callable, got {type(obj).__name__}"]
         return []
     if not isinstance(obj, type):
         return [f"expected a class deriving from {base.__name__}, got {type(obj).__name__}"]

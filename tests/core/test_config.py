@@ -71,7 +71,11 @@ verbose = 0
             ("epochs = 2", "epoch = 2"),
             r"c\.toml:13: fit\.epoch: unknown key; expected one of epochs",
         ),
-        (('source = "xor"', 'source = "mnist"'), r"c\.toml:3: data\.source: must be one of"),
+        (('source = "xor"', 'source = "mnist"'), r"c\.toml:3: data\.source: no dataset.* 'mnist'"),
+        (
+            ("samples = 64", "sample = 64"),
+            r"c\.toml:4: data\.sample: unknown option of dataset 'xor'; it takes samples, seed",
+        ),
         (
             ('type = "linear"', 'type = "lineer"'),
             r"c\.toml:8: model\.layers\[0\]\.type: no layer named 'lineer'; did you mean 'linear'",
@@ -105,9 +109,7 @@ def test_missing_sections_and_files(tmp_path: Path) -> None:
 def test_npz_data_source(tmp_path: Path) -> None:
     import numpy as np
 
-    from scratchnet_core import data
-
-    X, Y = data.xor(80, rng=np.random.default_rng(0))
+    X, Y = sn.get_datasets()["xor"](samples=80, seed=0)
     np.savez(tmp_path / "d.npz", X=X, Y=Y)
     text = BASE.replace('source = "xor"', 'source = "npz"\npath = "d.npz"').replace(
         "samples = 64\n", ""
@@ -115,8 +117,119 @@ def test_npz_data_source(tmp_path: Path) -> None:
     result = run_config(write(tmp_path, text), output_dir=tmp_path)
     assert len(result.history.epoch) == 2
     np.savez(tmp_path / "d.npz", A=X)
-    with pytest.raises(sn.DataError, match="no X or Y"):
+    with pytest.raises(sn.DataError, match=r"d\.npz has no array 'X' or 'Y'"):
         run_config(write(tmp_path, text), output_dir=tmp_path)
+
+
+class _Replica:
+    """A stand-in distributed backend: a callback that makes this process a non-writer."""
+
+    def __init__(self, writer: bool = False) -> None:
+        self.writer = writer
+        self.started = 0
+
+    @sn.hookimpl
+    def scratchnet_train_start(self, model: sn.Model) -> None:
+        self.started += 1
+        model.is_main_process = self.writer
+
+
+@pytest.fixture
+def replica_backend():
+    sn.register("distributed", "test_replica", override=True)(_Replica)
+    yield
+    sn.get_registry("distributed")._runtime.pop("test_replica", None)
+
+
+def test_distributed_table_builds_the_backend_and_only_the_main_process_writes(
+    tmp_path: Path, capsys, replica_backend
+) -> None:
+    outputs = '[output]\nmodel = "m.npz"\nhistory = "h.csv"\n'
+    path = write(tmp_path, BASE + outputs + '[distributed]\nbackend = "test_replica"\n')
+    result = run_config(path, output_dir=tmp_path)
+    assert (
+        result.files == {} and not list(tmp_path.glob("*.npz")) and not result.model.is_main_process
+    )
+    path.write_text(BASE + outputs + "[distributed]\nwriter = true\n")
+    assert (
+        main(["train", str(path), "--output-dir", str(tmp_path), "--distributed", "test_replica"])
+        == 0
+    )
+    assert (tmp_path / "m.npz").exists() and "wrote model" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("table", "match"),
+    [
+        (
+            'backend = "test_replica"\nwriters = 2',
+            r"c\.toml:\d+: distributed\.writers: test_replica: unknown option 'writers'; "
+            "it accepts writer",
+        ),
+        ('backend = "nope"', r"c\.toml:\d+: distributed\.backend: no distributed named 'nope'"),
+        ("writer = true", r"c\.toml:\d+: distributed: needs backend"),
+        ("backend = 3", r"distributed\.backend: must be a string"),
+    ],
+)
+def test_distributed_table_errors(tmp_path: Path, table: str, match: str, replica_backend) -> None:
+    path = write(tmp_path, BASE + "[distributed]\n" + table + "\n")
+    with pytest.raises(sn.ConfigurationError, match=match):
+        run_config(path, output_dir=tmp_path)
+
+
+def test_a_runtime_registered_dataset_works_in_a_config(tmp_path: Path) -> None:
+    import numpy as np
+
+    calls: list[dict] = []
+
+    def lines(samples: int = 10, slope: float = 1.0, seed: int | None = None):
+        calls.append({"samples": samples, "slope": slope, "seed": seed})
+        X = np.random.default_rng(seed).normal(size=(samples, 2))
+        return X, (slope * X[:, 0] > 0).astype(int)
+
+    sn.register("datasets", "third_party_lines")(lines)
+    try:
+        text = BASE.replace('source = "xor"', 'source = "third_party_lines"\nslope = -2.0')
+        result = run_config(write(tmp_path, text), output_dir=tmp_path)
+        assert calls == [{"samples": 64, "slope": -2.0, "seed": 1}]
+        assert len(result.history.epoch) == 2
+        with pytest.raises(sn.ConfigurationError, match="it takes samples, slope, seed"):
+            run_config(write(tmp_path, text.replace("slope", "slop")), output_dir=tmp_path)
+    finally:
+        sn.get_registry("datasets")._runtime.pop("third_party_lines", None)
+
+
+def test_npy_source_stays_memory_mapped_and_metrics_come_from_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    from scratchnet_core import feeding
+
+    X, Y = sn.get_datasets()["xor"](samples=120, seed=0)
+    np.save(tmp_path / "x.npy", X.astype(np.float32))
+    np.save(tmp_path / "y.npy", Y)
+    feeds: list[object] = []
+    original = feeding.make_feed
+    monkeypatch.setattr(
+        "scratchnet_core.loop.make_feed",
+        lambda *a, **k: feeds.append(a[1]) or original(*a, **k),
+    )
+    text = (
+        BASE.replace('source = "xor"', 'source = "npy"\nx_path = "x.npy"\ny_path = "y.npy"')
+        .replace("samples = 64\n", "test_fraction = 0.25\n")
+        .replace('cost = "binary_cross_entropy"', 'cost = "bce"\nmetrics = ["accuracy", "f1"]')
+    )
+    result = run_config(write(tmp_path, text), output_dir=tmp_path)
+    assert sorted(result.history.history) == ["accuracy", "f1", "loss"]
+    assert result.test_metrics is not None and set(result.test_metrics) == {
+        "loss",
+        "accuracy",
+        "f1",
+    }
+    train = feeds[0]
+    assert isinstance(train, feeding.Subset) and len(train) == 90
+    assert isinstance(train.dataset.X, np.memmap)  # never loaded whole
 
 
 OUTPUT = """[output]
@@ -171,7 +284,7 @@ def test_a_layer_activation_table_keeps_its_options_and_refuses_unknown_ones(
     typo = 'activation = {name = "leaky_relu", slope = 0.3}'
     with pytest.raises(
         sn.ConfigurationError,
-        match=r"model\.layers\[0\]: activation 'leaky_relu': unknown option 'slope'; it accepts "
-        "negative_slope",
+        match=r"model\.layers\[0\]\.activation: activation 'leaky_relu': unknown option "
+        "'slope'; it accepts negative_slope",
     ):
         run_config(write(tmp_path, base.replace('activation = "sigmoid"', typo)))

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import scratchnet_core as sn
+from scratchnet_core.feeding import ArrayFeed
 from scratchnet_core.layers import flatten, linear
 from scratchnet_core.optimizers import sgd
 from scratchnet_core.testing import assert_gradients_close, numerical_gradient
@@ -183,7 +184,8 @@ def test_model_gradient_matches_finite_differences(cost: str) -> None:
         sgd(0.1),
         dtype="float64",
     )
-    x, y = m._prepare(X, Y if cost != "mse" else np.eye(3)[Y])
+    feed = ArrayFeed(m, X, Y if cost != "mse" else np.eye(3)[Y])
+    x, y = feed.read(np.arange(feed.samples))
     m._fused_now = m._fused
     assert m._fused_now == (cost == "categorical_cross_entropy")
     out = m.forward(x, training=True)

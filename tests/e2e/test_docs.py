@@ -31,14 +31,11 @@ SOURCES = [
     *sorted((ROOT / "scratchnet_core").glob("*.py")),
     *sorted((ROOT / "plugins").glob("*/scratchnet_*/**/*.py")),
 ]
-STILL_TO_CONVERT = {"model.py", "data.py"}  # rewritten under issue 11; converted there
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_docstrings_use_markdown_not_sphinx_roles(source: Path) -> None:
     """The API reference renders docstrings as Markdown (mkdocstrings): a Sphinx role such
     as :class:`X` would show raw; write `X` instead."""
-    if source.parent.name == "scratchnet_core" and source.name in STILL_TO_CONVERT:
-        pytest.skip("converted by the rewrite of this module")
     lines = [i for i, line in enumerate(source.read_text().splitlines(), 1) if ROLE.search(line)]
     assert not lines, f"{source.name}: Sphinx roles on lines {lines}"

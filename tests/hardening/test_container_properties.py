@@ -119,3 +119,74 @@ def test_random_nested_architectures(arch) -> None:
     loaded.fit(X, Y, epochs=3, initial_epoch=2, verbose=0, seed=seed)
     for key, value in model.parameters().items():
         np.testing.assert_array_equal(loaded.parameters()[key], value)
+
+
+@st.composite
+def conv_blocks(draw: st.DrawFn, channels: int, depth: int) -> tuple[object, int]:
+    """A shape-preserving (spatially) convolutional block taking ``channels``; returns it with
+    its output channels."""
+    layers = sn.get_layers()
+    kinds = ["conv", "conv", "norm", "pool", "activation"]
+    if depth > 0:
+        kinds += ["list", "residual", "concat"] * 2
+    kind = draw(st.sampled_from(kinds))
+    if kind == "conv":
+        out, k = draw(st.integers(1, 4)), draw(st.sampled_from([1, 3]))
+        act = draw(st.sampled_from([None, "tanh", "relu", "silu"]))
+        return layers["convolutional_2d"](channels, out, k, "same", act), out
+    if kind == "norm":
+        return layers["batch_norm2d"](channels), channels
+    if kind == "pool":
+        return layers["avg_pool2d"](3, 1, 1), channels
+    if kind == "activation":
+        return layers["activation"](draw(st.sampled_from(ACTIVATIONS))), channels
+    if kind == "list":
+        children, c = [], channels
+        for _ in range(draw(st.integers(1, 3))):
+            child, c = draw(conv_blocks(c, depth - 1))
+            children.append(child)
+        return children, c
+    if kind == "residual":
+        inner, c = draw(conv_blocks(channels, depth - 1))
+        out = draw(st.integers(1, 4))
+        block = [inner, layers["convolutional_2d"](c, out, 3, 1)]
+        shortcut = None if out == channels else layers["convolutional_2d"](channels, out, 1)
+        act = draw(st.sampled_from([None, "relu", "tanh"]))
+        return layers["residual"](block, shortcut=shortcut, activation=act), out
+    branches, total = [], 0
+    for _ in range(draw(st.integers(1, 3))):
+        branch, c = draw(conv_blocks(channels, depth - 1))
+        branches.append(branch)
+        total += c
+    return layers["concat"](branches), total
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), seed=st.integers(0, 2**16))
+def test_random_nested_convolutional_architectures(data: st.DataObject, seed: int) -> None:
+    sn.seed(seed)
+    layers = sn.get_layers()
+    c_in = data.draw(st.integers(1, 3))
+    body, channels = data.draw(conv_blocks(c_in, 2))
+    net = layers["sequential"](
+        [body, layers["global_avg_pool"](), layers["linear"](channels, 3, "softmax")]
+    )
+    rng = np.random.default_rng(seed)
+    for name, value in net.parameters().items():
+        if name.endswith("bias"):
+            value[...] = rng.uniform(0.05, 0.5, value.shape) * rng.choice([-1, 1], value.shape)
+    check_layer_gradients(net, rng.standard_normal((3, c_in, 4, 4)), seed=seed)
+    forget_kit_generators(net)
+
+    model = sn.Model([net], "categorical_cross_entropy", "adam", batch_size=4)
+    X, Y = rng.standard_normal((8, c_in, 4, 4)), rng.integers(0, 3, 8)
+    model.fit(X, Y, epochs=1, verbose=0, seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "m.npz"
+        model.save(path)
+        loaded = sn.Model.load(path)
+    np.testing.assert_array_equal(model.predict(X), loaded.predict(X))
+    model.fit(X, Y, epochs=2, initial_epoch=1, verbose=0, seed=seed)
+    loaded.fit(X, Y, epochs=2, initial_epoch=1, verbose=0, seed=seed)
+    for key, value in {**model.parameters(), **model.buffers()}.items():
+        np.testing.assert_array_equal({**loaded.parameters(), **loaded.buffers()}[key], value)

@@ -223,6 +223,27 @@ def test_history_plot(tmp_path: Path) -> None:
     assert (tmp_path / "h.png").stat().st_size > 1000
 
 
+class _NotMainProcess:
+    """What a data-parallel plugin does on every process but one."""
+
+    @sn.hookimpl(tryfirst=True)
+    def scratchnet_train_start(self, model: sn.Model) -> None:
+        model.is_main_process = False
+
+
+def test_writers_stay_silent_outside_the_main_process(tmp_path: Path, capsys) -> None:
+    X, Y = problem()
+    model = sn.Model([linear(4, 1, "sigmoid")], "bce", "adam")
+    callbacks = [
+        _NotMainProcess(),
+        ModelCheckpoint(tmp_path / "ckpts" / "e{epoch}.npz", monitor="loss"),
+        CSVLogger(tmp_path / "logs" / "log.csv"),
+    ]
+    history = model.fit(X, Y, epochs=2, verbose=2, callbacks=callbacks)
+    assert len(history["loss"]) == 2 and not model.is_main_process
+    assert list(tmp_path.iterdir()) == [] and capsys.readouterr().err == ""
+
+
 def test_callback_output_folders_are_created_before_the_first_epoch(tmp_path: Path) -> None:
     X, Y = problem()
     log_path = tmp_path / "logs" / "new" / "log.csv"

@@ -250,12 +250,20 @@ def test_fused_cross_entropy_sees_through_a_sequential(last) -> None:
     pairs = list(zip(sorted(wrapped.parameters()), sorted(plain.parameters()), strict=True))
     wrapped.set_weights({ours: plain.get_weights()[theirs] for ours, theirs in pairs})
     assert wrapped._fused and plain._fused
-    x, y = X.astype(np.float32), Y
-    la, _ = plain.train_step(*plain._prepare(x, y))
-    lb, _ = wrapped.train_step(*wrapped._prepare(x, y))
-    assert la == lb
+    steps = []
+
+    class Fused:
+        @sn.hookimpl
+        def scratchnet_batch_end(self, model: sn.Model) -> None:
+            steps.append(model._fused_now)
+
+    ha = plain.fit(X, Y, epochs=2, batch_size=8, verbose=0, seed=0, callbacks=[Fused()])
+    hb = wrapped.fit(X, Y, epochs=2, batch_size=8, verbose=0, seed=0, callbacks=[Fused()])
+    assert steps == [True] * 8  # both took the fused path at every step
+    assert ha["loss"] == hb["loss"]
     for ours, theirs in pairs:
         np.testing.assert_array_equal(wrapped.parameters()[ours], plain.parameters()[theirs])
+    assert wrapped.evaluate(X, Y) == plain.evaluate(X, Y)  # evaluation reads the logits too
 
 
 def test_a_standalone_softmax_fuses_and_matches_the_unfused_gradient() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -113,10 +113,22 @@ class _BatchNorm(Layer):
 
     Training uses the batch's mean and (biased) variance and updates ``running_mean`` and
     ``running_var`` (unbiased) with ``momentum``; inference uses the running statistics.
+
+    Synchronised batch norm: in data-parallel training each process holds a shard of the
+    batch, and a data-parallel plugin sets `sum_across_processes`. The statistics (and
+    the backward pass's batch means) are then those of the whole global batch, so that the
+    processes train the function one process would train on that batch.
     """
 
     ranks: ClassVar[tuple[int, ...]]
     layout: ClassVar[str]
+
+    sum_across_processes: Callable[[Array], Array] | None = None
+    """``None`` (one process), or a function returning the element-wise sum of a float64
+    array over the processes that share each batch, set by a data-parallel plugin (such as
+    ``scratchnet_mpi.DataParallel``) while it trains. Each process's upstream gradient is
+    taken to be that of the mean loss over its own rows, and the global loss the row-weighted
+    mean of those, as data-parallel gradient averaging makes it."""
 
     def __init__(
         self,
@@ -153,7 +165,11 @@ class _BatchNorm(Layer):
         self._check(x.shape)
         axes = self._axes(x.ndim)
         view = (1, -1, *(1,) * (x.ndim - 2))
-        if training:
+        self._sum = self.sum_across_processes if training else None
+        if training and self._sum is not None:
+            xhat, inv_std, mean, var, count = self._global_statistics(x, axes, view)
+            self._update_running(mean, var, count)
+        elif training:
             count = x.size // self.num_features
             if count < 2:
                 raise ShapeError(repr(self), "more than one value per channel in training", x.shape)
@@ -169,6 +185,26 @@ class _BatchNorm(Layer):
             return xhat
         scale, shift = self._params["weight"].reshape(view), self._params["bias"].reshape(view)
         return _affine(xhat, scale, shift)
+
+    @ieee
+    def _global_statistics(
+        self, x: Array, axes: tuple[int, ...], view: tuple[int, ...]
+    ) -> tuple[Array, Array, Array, Array, int]:
+        """``(xhat, 1 / sqrt(var + eps), mean, var, count)`` over every process's rows."""
+        assert self._sum is not None
+        local = x.size // self.num_features
+        first = self._sum(np.concatenate([[float(local)], x.sum(axis=axes, dtype=np.float64)]))
+        count = round(float(first[0]))
+        if count < 2:
+            raise ShapeError(repr(self), "more than one value per channel in training", x.shape)
+        mean = (first[1:] / count).astype(x.dtype)
+        centred = x - mean.reshape(view)
+        squares = np.asarray(np.sum(centred * centred, axis=axes, dtype=np.float64))
+        var = self._sum(squares) / count
+        inv_std = (1 / np.sqrt(var + self.eps)).astype(x.dtype)
+        self._share = local / count  # this process's part of the global batch
+        self._count = count
+        return centred * inv_std.reshape(view), inv_std, mean, var.astype(x.dtype), count
 
     @ieee  # running statistics of extreme inputs may overflow to inf: IEEE, as in PyTorch
     def _update_running(self, mean: Array, var: Array, count: int) -> None:
@@ -193,6 +229,17 @@ class _BatchNorm(Layer):
         inv_std = inv_std.reshape(view)
         if not training:
             result: Array = grad * inv_std
+            return result
+        if self._sum is not None:  # the batch means of the global loss's gradient
+            share = self._share
+            local = [
+                grad.sum(axis=axes, dtype=np.float64),
+                (grad * xhat).sum(axis=axes, dtype=np.float64),
+            ]
+            sums = self._sum(share * np.concatenate(local)) / (self._count * share)
+            mean_g = sums[: self.num_features].astype(grad.dtype).reshape(view)
+            mean_gx = sums[self.num_features :].astype(grad.dtype).reshape(view)
+            result = inv_std * (grad - mean_g - xhat * mean_gx)
             return result
         mean_g = grad.mean(axis=axes, keepdims=True)
         mean_gx = (grad * xhat).mean(axis=axes, keepdims=True)

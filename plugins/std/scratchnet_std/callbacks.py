@@ -5,7 +5,9 @@
 ...              LearningRateScheduler(CosineAnnealingLR(T_max=20))]
 
 Each is an ordinary object whose methods carry ``@scratchnet_core.hookimpl``; a third party
-writes its own the same way.
+writes its own the same way. Callbacks that write files (``ModelCheckpoint``, ``CSVLogger``)
+write nothing in a process whose ``model.is_main_process`` is false: in data-parallel
+training every process runs them with the same logs, and one process writes.
 """
 
 from __future__ import annotations
@@ -36,10 +38,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _mode(owner: str, monitor: str, mode: str) -> str:
+def _mode(owner: str, monitor: str, mode: str, higher: dict[str, bool] | None = None) -> str:
+    """``"min"`` or ``"max"``; ``"auto"`` asks the metric (``higher_is_better``, given to
+    ``scratchnet_train_start`` as ``config["higher_is_better"]``), else guesses by name."""
     if mode not in ("auto", "min", "max"):
         raise ConfigurationError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
+        if higher is not None and monitor in higher:
+            return "max" if higher[monitor] else "min"
         return "max" if "acc" in monitor else "min"
     return mode
 
@@ -47,10 +53,17 @@ def _mode(owner: str, monitor: str, mode: str) -> str:
 class _Monitor:
     """Tracks the best value of one metric."""
 
-    def __init__(self, owner: str, monitor: str, mode: str, min_delta: float) -> None:
+    def __init__(
+        self,
+        owner: str,
+        monitor: str,
+        mode: str,
+        min_delta: float,
+        higher: dict[str, bool] | None = None,
+    ) -> None:
         self.owner = owner
         self.monitor = monitor
-        self.mode = _mode(owner, monitor, mode)
+        self.mode = _mode(owner, monitor, mode, higher)
         self.min_delta = abs(float(min_delta))
         self.best = math.inf if self.mode == "min" else -math.inf
 
@@ -79,7 +92,8 @@ class EarlyStopping:
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
     With ``restore_best_weights`` the model ends training with the weights of its best epoch
-    (whether it stopped early or ran out of epochs).
+    (whether it stopped early or ran out of epochs). ``mode="auto"`` maximises metrics whose
+    ``higher_is_better`` is true (accuracy, F1, R², ...) and minimises losses and errors.
 
     Examples
     --------
@@ -109,7 +123,9 @@ class EarlyStopping:
 
     @hookimpl
     def scratchnet_train_start(self, config: dict[str, Any]) -> None:
-        self._tracker = _Monitor("EarlyStopping", self.monitor, self.mode, self.min_delta)
+        self._tracker = _Monitor(
+            "EarlyStopping", self.monitor, self.mode, self.min_delta, config["higher_is_better"]
+        )
         self._tracker.check_available(config["metrics"])
         self.wait = 0
         self.best_weights: dict[str, np.ndarray] | None = None
@@ -172,16 +188,21 @@ class ModelCheckpoint:
         self.saved: list[str] = []
 
     @hookimpl
-    def scratchnet_train_start(self, config: dict[str, Any]) -> None:
-        if "{" not in str(Path(self.path).parent):  # its folder is known: check it now
+    def scratchnet_train_start(self, model: Model, config: dict[str, Any]) -> None:
+        known = "{" not in str(Path(self.path).parent)
+        if known and model.is_main_process:  # its folder is known: check it now
             output_path("ModelCheckpoint: path", self.path)
-        self._tracker = _Monitor("ModelCheckpoint", self.monitor, self.mode, 0.0)
+        self._tracker = _Monitor(
+            "ModelCheckpoint", self.monitor, self.mode, 0.0, config["higher_is_better"]
+        )
         if self.save_best_only:
             self._tracker.check_available(config["metrics"])
 
     @hookimpl
     def scratchnet_epoch_end(self, model: Model, epoch: int, logs: dict[str, float]) -> None:
         if self.save_best_only and not self._tracker.improved(logs):
+            return
+        if not model.is_main_process:  # data-parallel: one process writes
             return
         if not all(np.isfinite(p).all() for p in model.parameters().values()):
             log.warning("ModelCheckpoint: epoch %d has non-finite weights; not saved", epoch + 1)
@@ -368,7 +389,10 @@ class CSVLogger:
         self._keys: list[str] | None = None
 
     @hookimpl
-    def scratchnet_train_start(self) -> None:
+    def scratchnet_train_start(self, model: Model) -> None:
+        if not model.is_main_process:  # data-parallel: one process writes
+            self._file = None
+            return
         output_path("CSVLogger: path", self.path)
         new = not (self.append and self.path.exists() and self.path.stat().st_size > 0)
         self._file = self.path.open("a" if self.append else "w", newline="")
@@ -377,7 +401,8 @@ class CSVLogger:
 
     @hookimpl
     def scratchnet_epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
-        assert self._file is not None
+        if self._file is None:
+            return
         if self._keys is None:
             self._keys = list(logs)
             self._writer = csv.writer(self._file)

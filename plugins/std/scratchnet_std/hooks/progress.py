@@ -2,7 +2,8 @@
 
 ``ProgressBar`` draws one tqdm bar over all training steps with the running loss when
 ``fit(verbose=1)``; ``BatchLog`` writes the seed's per-batch cost line when ``verbose=2``.
-Both are silent at ``verbose=0``.
+Both are silent at ``verbose=0``, and in every process of a data-parallel run but the
+one whose ``model.is_main_process`` is true.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from scratchnet_core import hookimpl
+from scratchnet_core import Model, hookimpl
 
 __all__ = ["BatchLog", "ProgressBar"]
 
@@ -24,8 +25,8 @@ class ProgressBar:
         self._seen = 0
 
     @hookimpl
-    def scratchnet_train_start(self, config: dict[str, Any]) -> None:
-        if config["verbose"] != 1:
+    def scratchnet_train_start(self, model: Model, config: dict[str, Any]) -> None:
+        if config["verbose"] != 1 or not model.is_main_process:
             return
         from tqdm.auto import tqdm
 
@@ -76,8 +77,8 @@ class BatchLog:
         self._on = False
 
     @hookimpl
-    def scratchnet_train_start(self, config: dict[str, Any]) -> None:
-        self._on = config["verbose"] == 2
+    def scratchnet_train_start(self, model: Model, config: dict[str, Any]) -> None:
+        self._on = config["verbose"] == 2 and model.is_main_process
 
     @hookimpl
     def scratchnet_batch_end(self, epoch: int, batch: int, logs: dict[str, float]) -> None:
