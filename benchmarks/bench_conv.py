@@ -1,22 +1,225 @@
-"""Conv2d forward + backward per backend over the issue's grid, against PyTorch (when
-importable) and a straightforward NumPy im2col layer; the direct backend's peak memory; and
-the fft/direct crossover in kernel size (a PNG, with matplotlib).
+"""Conv2d forward + backward on the issue's grid for every installed backend and ``auto``,
+against PyTorch (when importable) and the published figures of other NumPy frameworks;
+the digits CNN epoch against PyTorch with and without ``scratchnet-numba``; ``numba``'s
+first-call latency, cold and from its cache.
 
-    python benchmarks/bench_conv.py [--repeats 7] [--plot benchmarks/conv_crossover.png]
+    python benchmarks/bench_conv.py [--rounds 10] [--skip-latency] [--skip-digits] [--avx512-blas]
+
+``--avx512-blas`` reruns the script with ``OPENBLAS_CORETYPE=SkylakeX``: OpenBLAS 0.3.30/31
+picks its AVX2 (Haswell) kernels on this machine's AVX-512 EPYC, while PyTorch's oneDNN uses
+AVX-512; the flag shows what the same code does when BLAS uses the CPU's wide registers.
+
+Timing: every contender runs, in turn, a block of 3 calls (after a 20 ms pause so that the
+previous library's worker threads go idle); the rounds alternate their order; a contender's
+figure is its fastest call over all rounds. Ratios come from one run, so load on a shared
+machine slows all contenders alike. About two minutes on 2 cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
-from scratchnet_core.bench import GRID, bench_conv, format_table
+import scratchnet_core as sn
+from scratchnet_core.bench import GRID, ConvCase
+from scratchnet_std.conv_backends.auto import Auto, explain
 from scratchnet_std.conv_backends.direct import Direct
 from scratchnet_std.conv_backends.fft import FFT
+
+# The issue's table (2 cores, NumPy 2.4.6 + OpenBLAS 0.3.31, PyTorch 2.13 CPU, float32):
+# PyTorch ms, then each framework's time as a multiple of PyTorch's.
+PUBLISHED = {
+    GRID[0]: (3.1, "6.6x", "13.9x", "51x"),
+    GRID[1]: (7.8, "13.0x", "12.1x", "-"),
+    GRID[2]: (19.6, "20.8x", "16.5x", "-"),
+    GRID[3]: (2.3, "1.84x", "3.9x", "-"),
+    GRID[4]: (1.5, "10.3x", "5.9x", "-"),
+}
+
+Step = Callable[[], object]
+
+
+def arrays(case: ConvCase) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((case.n, case.c_in, case.size, case.size)).astype(np.float32)
+    w = rng.standard_normal((case.c_out, case.c_in, case.k, case.k)).astype(np.float32)
+    out = (case.size + 2 * case.padding - case.k) // case.stride + 1
+    g = rng.standard_normal((case.n, case.c_out, out, out)).astype(np.float32)
+    return x, w, g
+
+
+def backend_step(name: str, case: ConvCase, x, w, g) -> Step:
+    backend = sn.get_conv_backends()[name]()
+    conv = ((case.stride,) * 2, (case.padding,) * 2, (1, 1))
+
+    def run() -> None:
+        backend.forward(x, w, *conv)
+        backend.backward(g, x, w, *conv)
+
+    return run
+
+
+def torch_step(case: ConvCase, x, w, g) -> Step | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+    xt = torch.from_numpy(x).requires_grad_(True)
+    wt = torch.from_numpy(w).requires_grad_(True)
+    gt = torch.from_numpy(g)
+
+    def run() -> None:
+        xt.grad = None
+        wt.grad = None
+        y = torch.nn.functional.conv2d(xt, wt, stride=case.stride, padding=case.padding)
+        y.backward(gt)
+
+    return run
+
+
+def fastest(steps: dict[str, Step], rounds: int, block: int = 3) -> dict[str, float]:
+    """Seconds of the fastest call of each step, over interleaved blocks."""
+    for run in steps.values():
+        run()  # warm-up: compilation, plans, threads, auto's decision
+    best = dict.fromkeys(steps, math.inf)
+    order = list(steps)
+    for r in range(rounds):
+        for name in order if r % 2 == 0 else order[::-1]:
+            time.sleep(0.02)
+            for _ in range(block):
+                start = time.perf_counter()
+                steps[name]()
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
+def grid(rounds: int) -> None:
+    names = list(sn.get_conv_backends())
+    has_torch = torch_step(GRID[0], *arrays(GRID[0])) is not None
+    header = ["N, Cin, Cout, H=W, k, s, p", *(f"{n} ms" for n in names)]
+    if has_torch:
+        header += ["torch ms", *(f"{n}/torch" for n in names)]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    ratios: dict[str, list[float]] = {n: [] for n in names}
+    why = []
+    for case in GRID:
+        x, w, g = arrays(case)
+        steps: dict[str, Step] = {n: backend_step(n, case, x, w, g) for n in names}
+        t = torch_step(case, x, w, g)
+        if t is not None:
+            steps["torch"] = t
+        best = fastest(steps, rounds)
+        label = f"{case.n}, {case.c_in}, {case.c_out}, {case.size}, {case.k}, {case.stride}, "
+        cells = [label + str(case.padding), *(f"{best[n] * 1e3:.2f}" for n in names)]
+        if t is not None:
+            cells.append(f"{best['torch'] * 1e3:.2f}")
+            for n in names:
+                ratios[n].append(best[n] / best["torch"])
+                cells.append(f"{best[n] / best['torch']:.2f}")
+        print("| " + " | ".join(cells) + " |", flush=True)
+        conv = ((case.stride,) * 2, (case.padding,) * 2, (1, 1))
+        decision = explain(x.shape, w.shape, *conv, x.dtype)
+        why.append(f"- {label}{case.padding}: auto chose {decision.describe()}")
+    if has_torch:
+        geo = " | ".join(f"{n} {math.exp(np.mean(np.log(r))):.2f}" for n, r in ratios.items())
+        print(f"\ngeometric mean of the ratios to PyTorch: {geo}")
+    print("\nWhy auto chose (estimates and timings: one forward + backward):")
+    print("\n".join(why))
+    print("\nPublished figures (the issue's table; multiples of PyTorch's time):")
+    print("| N, Cin, Cout, H=W, k, s, p | PyTorch ms | Chainer 7.8 | mygrad | numpy-ml |")
+    print("|---|---|---|---|---|")
+    for case, (ms, chainer, mygrad, numpy_ml) in PUBLISHED.items():
+        label = ", ".join(str(v) for v in case)
+        print(f"| {label} | {ms} | {chainer} | {mygrad} | {numpy_ml} |")
+
+
+# ------------------------------------------------------------------------- digits CNN
+
+
+class AutoWithoutNumba(Auto):
+    """``auto`` over the installed backends other than ``numba``: the set-up without it."""
+
+    def __init__(self) -> None:
+        names = [n for n in sn.get_conv_backends() if n not in ("auto", "numba", "auto_std")]
+        super().__init__(candidates=names)
+
+
+def digits(epochs: int) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+    from digits_cnn import build, split
+
+    sn.register("conv_backends", "auto_std", override=True)(AutoWithoutNumba)
+    X, Y, _, _ = split(0)
+    configs = {"scratchnet + numba (auto)": "auto", "scratchnet without numba (auto)": "auto_std"}
+    if "numba" not in sn.get_conv_backends():
+        configs = {"scratchnet (auto)": "auto"}
+    models = {}
+    for label, backend in configs.items():
+        sn.seed(0)
+        models[label] = build(backend)
+    epoch_steps: dict[str, Step] = {
+        label: (lambda m=m: m.fit(X, Y, epochs=1, verbose=0, seed=0)) for label, m in models.items()
+    }
+    t = torch_epoch(models[next(iter(models))], X, Y)
+    if t is not None:
+        epoch_steps["PyTorch"] = t
+    best = fastest(epoch_steps, epochs, block=1)
+    print("\nDigits CNN (examples/digits_cnn.py), one epoch of 1347 images, batch 32:")
+    print("| what | ms per epoch | / PyTorch |")
+    print("|---|---|---|")
+    for label, seconds in best.items():
+        ratio = f"{seconds / best['PyTorch']:.2f}" if "PyTorch" in best else "-"
+        print(f"| {label} | {seconds * 1e3:.1f} | {ratio} |")
+
+
+def torch_epoch(model: sn.Model, X, Y) -> Step | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(128, 10),
+    )  # fmt: skip
+    params = model.parameters()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.from_numpy(params["0.weight"]))
+        net[3].weight.copy_(torch.from_numpy(params["2.weight"]))
+        net[7].weight.copy_(torch.from_numpy(params["5.weight"].T.copy()))
+    opt = torch.optim.Adam(net.parameters(), lr=0.003)
+    xt = torch.from_numpy(X.astype(np.float32))
+    yt = torch.from_numpy(Y.astype(np.int64))
+    epoch = [0]
+
+    def run() -> None:
+        order = np.random.default_rng([0, epoch[0]]).permutation(len(X))
+        epoch[0] += 1
+        for s in range(0, len(X), 32):
+            idx = torch.from_numpy(order[s : s + 32])
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(net(xt[idx]), yt[idx])
+            loss.backward()
+            opt.step()
+
+    return run
+
+
+# ----------------------------------------------- extras: textbook layer, memory, crossover
 
 
 def naive_im2col_step(x: np.ndarray, w: np.ndarray, grad: np.ndarray, padding: int) -> None:
@@ -122,29 +325,81 @@ def crossover(path: str | None, repeats: int) -> list[tuple[int, float, float]]:
     return rows
 
 
+# ----------------------------------------------------------------------- first call
+
+
+LATENCY_SCRIPT = """
+import time
+start = time.perf_counter()
+import numpy as np, scratchnet_core as sn
+b = sn.get_conv_backends()["numba"]()
+loaded = time.perf_counter()
+for shape, stride in (((4, 8, 12, 12), 1), ((4, 8, 12, 12), 2)):
+    for dtype in (np.float32, np.float64):
+        x = np.ones(shape, dtype); w = np.ones((8, 8, 3, 3), dtype)
+        y = b.forward(x, w, (stride,) * 2, (1, 1), (1, 1))
+        b.backward(np.ones_like(y), x, w, (stride,) * 2, (1, 1), (1, 1))
+print(f"{loaded - start:.2f} {time.perf_counter() - loaded:.2f}")
+"""
+
+
+def latency() -> None:
+    if "numba" not in sn.get_conv_backends():
+        return
+    print("\nnumba first-call latency (import + first forward/backward of both kernels, both")
+    print("dtypes, in a fresh process):")
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        for label in ("cold (empty cache)", "cached (second process)"):
+            out = subprocess.run(
+                [sys.executable, "-c", LATENCY_SCRIPT], env=env, capture_output=True, text=True
+            )
+            if out.returncode != 0:
+                print(f"  {label}: failed: {out.stderr.strip().splitlines()[-1:]}")
+                return
+            imported, first = (float(v) for v in out.stdout.split())
+            print(f"  {label}: import {imported:.2f} s, first calls {first:.2f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-digits", action="store_true")
+    parser.add_argument(
+        "--extras", action="store_true", help="textbook NumPy layer, direct's memory, crossover"
+    )
     parser.add_argument("--plot", default=None, help="PNG for the kernel-size crossover")
+    parser.add_argument(
+        "--avx512-blas", action="store_true", help="rerun with OPENBLAS_CORETYPE=SkylakeX"
+    )
     args = parser.parse_args()
+    if args.avx512_blas and os.environ.get("OPENBLAS_CORETYPE") != "SkylakeX":
+        env = {**os.environ, "OPENBLAS_CORETYPE": "SkylakeX"}
+        os.execve(sys.executable, [sys.executable, *sys.argv], env)  # BLAS reads it at load
+    try:
+        from threadpoolctl import threadpool_info
 
-    rows = bench_conv(repeats=args.repeats)
-    print("conv2d forward + backward, float32, ms (median of the better of two blocks)")
-    print(format_table(rows))
-    naive = time_naive(max(3, args.repeats // 2))
-    best = min(v for k, v in rows[0]["ms"].items() if k != "auto")
-    print(
-        f"\nstraightforward NumPy im2col layer on the first shape: {naive:.1f} ms "
-        f"(best backend {best:.2f} ms: {naive / best:.0f}x faster)"
-    )
-    peak, buffer = direct_peak_memory()
-    print(
-        f"direct backend, first shape: peak extra memory {peak:.1f} MiB beyond the step's "
-        f"outputs; one im2col buffer is {buffer:.1f} MiB"
-    )
-    print("\nkernel-size sweep (N=16, C 8 -> 16, 64x64): k, direct ms, fft ms")
-    for k, d, f in crossover(args.plot, max(3, args.repeats // 2)):
-        print(f"  k={k:2d}  direct {d:8.2f}  fft {f:8.2f}")
+        kernels = sorted({str(i.get("architecture")) for i in threadpool_info()})
+        print(f"BLAS kernels: {', '.join(kernels)}")
+    except ImportError:
+        pass
+    start = time.perf_counter()
+    print("conv2d forward + backward, float32, ms (fastest call of interleaved blocks)")
+    grid(args.rounds)
+    if not args.skip_digits:
+        digits(max(4, args.rounds))
+    if not args.skip_latency:
+        latency()
+    if args.extras:
+        naive = time_naive(5)
+        print(f"\nstraightforward NumPy im2col layer on the first shape: {naive:.1f} ms")
+        peak, buffer = direct_peak_memory()
+        print(f"direct, first shape: peak extra memory {peak:.1f} MiB; im2col {buffer:.1f} MiB")
+        print("kernel-size sweep (N=16, C 8 -> 16, 64x64): k, direct ms, fft ms")
+        for k, d, f in crossover(args.plot, 3):
+            print(f"  k={k:2d}  direct {d:8.2f}  fft {f:8.2f}")
+    print(f"\n(took {time.perf_counter() - start:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Fit the ``auto`` backend's cost model: time ``direct`` and ``fft`` on a spread of conv
-shapes, then least-squares fit the constants of ``scratchnet_std.conv_backends.auto``.
+shapes, then least-squares fit the constants of ``scratchnet_std.conv_backends._cost``.
 
-    python benchmarks/calibrate_auto.py      # prints the fitted tuples to paste into auto.py
+    python benchmarks/calibrate_auto.py      # prints the fitted tuples to paste into _cost.py
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from scratchnet_std.conv_backends._common import ConvGeometry
-from scratchnet_std.conv_backends.auto import features
+from scratchnet_std.conv_backends._cost import features
 from scratchnet_std.conv_backends.direct import Direct
 from scratchnet_std.conv_backends.fft import FFT
 

@@ -78,8 +78,10 @@ def bench_conv(
 ) -> list[dict[str, Any]]:
     """Milliseconds per forward + backward (float32) for each case and backend.
 
-    Each row: the case, ``{backend: ms}`` under ``"ms"``, ``"torch"`` (ms or None), and
-    ``"auto_choice"`` when the ``auto`` backend reports its choice (``choice_for``).
+    Each row: the case, ``{backend: ms}`` under ``"ms"``, ``"torch"`` (ms or None),
+    ``"auto_choice"`` (``{backend: chosen name}`` for a backend that delegates and reports
+    its choice through ``choice_for``) and ``"auto_reason"`` (``{backend: why}``, from its
+    ``explain(...).describe()`` when it has one).
     """
     registry = get_registry("conv_backends")
     rows = []
@@ -91,14 +93,19 @@ def bench_conv(
         g = rng.standard_normal((case.n, case.c_out, out, out)).astype(np.float32)
         steps: dict[str, Callable[[], None]] = {}
         choices: dict[str, str] = {}
+        reasons: dict[str, str] = {}
+        conv = ((case.stride,) * 2, (case.padding,) * 2, (1, 1))
         for name in registry:
             backend = registry[name]()
             steps[name] = _step(backend, case, x, w, g)
             choice_for = getattr(backend, "choice_for", None)
             if choice_for is not None:
-                choices[name] = choice_for(
-                    x.shape, w.shape, (case.stride,) * 2, (case.padding,) * 2, (1, 1), x.dtype
-                )
+                choices[name] = choice_for(x.shape, w.shape, *conv, x.dtype)
+            explain = getattr(backend, "explain", None)
+            if explain is not None:
+                decision = explain(x.shape, w.shape, *conv, x.dtype)
+                describe = getattr(decision, "describe", None)
+                reasons[name] = describe() if describe is not None else str(decision)
         torch_step = _torch_step(case, x, w, g) if torch else None
         if torch_step is not None:
             steps["torch"] = torch_step
@@ -123,6 +130,7 @@ def bench_conv(
                 "ms": {k: v for k, v in ms.items() if k != "torch"},
                 "torch": ms.get("torch"),
                 "auto_choice": choices,
+                "auto_reason": reasons,
             }
         )
     return rows
@@ -154,4 +162,13 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
             "-" if torch_ms is None else f"{best / torch_ms:.2f}",
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    notes = [
+        f"- {c.n}, {c.c_in}, {c.c_out}, {c.size}, {c.k}, {c.stride}, {c.padding}: "
+        f"{name} chose {why}"
+        for row in rows
+        for c in (row["case"],)
+        for name, why in row.get("auto_reason", {}).items()
+    ]
+    if notes:
+        lines += ["", "Why (estimates and timings: one forward + backward):", *notes]
     return "\n".join(lines)

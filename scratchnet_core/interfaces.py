@@ -494,6 +494,9 @@ class ConvBackend(Component):
     one entry per spatial dimension (``padding`` already resolved to integers, the same on
     both sides).
 
+    Optional for ``auto``: `supports` (which geometries the backend takes) and
+    `estimate` (its predicted seconds for one); see the plugin-author guide.
+
     A backend instance belongs to one layer and may keep what its last ``forward`` computed
     for the ``backward`` that follows (the im2col buffer, the input's transform); layers call
     `clear_cache` when no backward will follow (inference).
@@ -510,6 +513,41 @@ class ConvBackend(Component):
 
     def clear_cache(self) -> None:
         """Drop anything kept from the last `forward` (default: nothing is kept)."""
+
+    def supports(
+        self,
+        x_shape: tuple[int, ...],
+        w_shape: tuple[int, ...],
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+        dtype: Any = None,
+    ) -> bool:
+        """Whether this backend computes this geometry (default: every valid one).
+
+        ``auto`` never offers a backend a geometry it declines; a backend that accepts a
+        geometry and then fails on it is reported and left out of ``auto`` for the process.
+        Called with valid geometries only (``auto`` checks the shapes first).
+        """
+        return True
+
+    def estimate(
+        self,
+        x_shape: tuple[int, ...],
+        w_shape: tuple[int, ...],
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+        dtype: Any = None,
+    ) -> float | None:
+        """Predicted seconds of one ``forward`` + ``backward``, or ``None`` (default).
+
+        ``auto`` picks the smallest estimate without running anything (deterministic);
+        a backend returning ``None`` is timed once per geometry instead, as
+        ``torch.backends.cudnn.benchmark`` does. An estimate must be a finite number
+        ``>= 0``; anything else, or an exception, is reported and the backend left out.
+        """
+        return None
 
     @abstractmethod
     def forward(

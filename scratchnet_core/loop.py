@@ -384,13 +384,7 @@ def _diverged(
     if model._weights_finite():
         return exc
     model.set_weights(start_weights)
-    return TrainingDivergedError(
-        exc.epoch,
-        exc.batch,
-        exc.loss,
-        restored=f"an update had made weights non-finite, so they were restored to the start "
-        f"of epoch {exc.epoch}",
-    )
+    return TrainingDivergedError(exc.epoch, exc.batch, exc.loss, restored_to_epoch_start=True)
 
 
 def _validation(

@@ -232,6 +232,18 @@ def test_divergence_stops_with_the_last_finite_weights() -> None:
     assert all(np.isfinite(p).all() for p in m.parameters().values())
 
 
+def test_an_overflowing_update_restores_the_epoch_start_counted_from_one() -> None:
+    X = np.random.default_rng(0).standard_normal((16, 4))
+    m = sn.Model([linear(4, 1)], "mse", sgd(1e38), dtype="float32")
+    start = m.get_weights()
+    with pytest.raises(sn.TrainingDivergedError) as info:
+        m.fit(X, np.full((16, 1), 100.0), epochs=1, batch_size=4, shuffle=False, verbose=0)
+    assert "restored to the start of epoch 1" in str(info.value)
+    assert info.value.epoch == 0  # the attribute stays 0-based for programs
+    for name, value in m.get_weights().items():
+        np.testing.assert_array_equal(value, start[name])
+
+
 # ------------------------------------------------------------------------------- bad input
 
 

@@ -12,7 +12,7 @@ from scratchnet_core.testing import check_layer
 from .reference import conv_forward
 
 
-@pytest.mark.parametrize("backend", ["direct", "fft", "auto"])
+@pytest.mark.parametrize("backend", sorted(sn.get_conv_backends()))
 @pytest.mark.parametrize(
     ("factory", "input_shape", "bad"),
     [

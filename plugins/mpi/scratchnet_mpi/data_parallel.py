@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +44,18 @@ def shard_bounds(batch: int, size: int, rank: int) -> tuple[int, int]:
     share, extra = divmod(batch, size)
     start = rank * share + min(rank, extra)
     return start, start + share + (rank < extra)
+
+
+def _leaf_layers(layers: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    """``(path, layer)`` for every layer that holds no other, containers walked to any depth
+    (``"3.block.1"`` for a batch norm inside a residual block)."""
+    named = layers.items() if isinstance(layers, Mapping) else enumerate(layers)
+    for name, layer in named:
+        children = layer.children()
+        if children:
+            yield from _leaf_layers(children, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}", layer
 
 
 def _describe(model: Model, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,8 +219,8 @@ class DataParallel:
 
     def _batch_statistics(self, model: Model, config: Mapping[str, Any]) -> list[Any]:
         """Layers that normalise over the batch: synchronised if they can be, else refused."""
-        layers = []
-        for i, layer in enumerate(model.layers):
+        layers, names = [], []
+        for i, layer in _leaf_layers(model.layers):
             if not layer.buffers():
                 continue
             if not hasattr(layer, "sum_across_processes"):
@@ -220,12 +232,13 @@ class DataParallel:
                     "it (use a synchronising layer such as batch_norm, or layer_norm)"
                 )
             layers.append(layer)
+            names.append(i)
         batch, samples = config.get("batch_size"), config.get("samples")
         if layers and self.size > 1 and isinstance(batch, int) and isinstance(samples, int):
             smallest = min(batch, samples % batch or batch)
             if smallest < self.size:
                 raise self._collective_error(
-                    f"DataParallel: synchronised batch norm (layer {model.layers.index(layers[0])}"
+                    f"DataParallel: synchronised batch norm (layer {names[0]}"
                     f" {layers[0]!r}) needs rows on every process in every step, but with "
                     f"{samples} samples in batches of {batch} a step has only {smallest} rows "
                     f"for {self.size} processes; choose a batch size whose last batch "

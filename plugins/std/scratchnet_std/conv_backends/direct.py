@@ -20,6 +20,7 @@ from scratchnet_core import ConvBackend
 from scratchnet_core.interfaces import Array
 
 from ._common import ConvGeometry, geometry, pad, unpad
+from ._cost import direct_seconds
 
 __all__ = ["Direct", "im2col"]
 
@@ -68,6 +69,19 @@ class Direct(ConvBackend):
 
     def __init__(self) -> None:
         self._cache: tuple[Any, ...] | None = None
+
+    def estimate(
+        self,
+        x_shape: tuple[int, ...],
+        w_shape: tuple[int, ...],
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+        dtype: Any = None,
+    ) -> float:
+        """Predicted seconds of one forward + backward (see `_cost`)."""
+        g = ConvGeometry(tuple(x_shape), tuple(w_shape), stride, padding, dilation, "direct")
+        return direct_seconds(g, dtype)
 
     def forward(
         self,

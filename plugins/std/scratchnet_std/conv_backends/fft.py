@@ -31,6 +31,7 @@ from scratchnet_core import ConfigurationError, ConvBackend, ShapeError
 from scratchnet_core.interfaces import Array
 
 from ._common import ConvGeometry, geometry, pad
+from ._cost import fft_seconds
 
 __all__ = ["FFT", "convolution", "fast_length", "valid_convolution_cnn2d"]
 
@@ -101,6 +102,19 @@ class FFT(ConvBackend):
     @staticmethod
     def _plan(g: ConvGeometry) -> tuple[tuple[int, ...], tuple[int, ...]]:
         return tuple(fast_length(s) for s in g.padded), tuple(range(g.dims))
+
+    def estimate(
+        self,
+        x_shape: tuple[int, ...],
+        w_shape: tuple[int, ...],
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+        dtype: Any = None,
+    ) -> float:
+        """Predicted seconds of one forward + backward (see `_cost`)."""
+        g = ConvGeometry(tuple(x_shape), tuple(w_shape), stride, padding, dilation, "fft")
+        return fft_seconds(g, dtype)
 
     def forward(
         self,

@@ -1,0 +1,281 @@
+"""The ``numba`` convolution backend: compiled per-image kernels, one image block per thread.
+
+Paths, chosen per call from the geometry:
+
+- ``winograd``: 2-d, 3x3, stride 1, dilation 1 (Winograd F(2x2, 3x3), forward and both
+  gradients), float32 and float64;
+- ``im2col``: everything else, 1-, 2- and 3-d, any stride, padding and dilation (per-image
+  im2col + GEMM in place, padding never materialised).
+
+Threads: numba's (``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``), one contiguous range of
+images each. Inside that parallel region BLAS is pinned to one thread with ``threadpoolctl``
+(a dependency of this distribution only), since OpenBLAS's own threads would otherwise spin
+against numba's; the limit is lifted again when the call returns.
+
+Compiled code is cached on disk next to the package (numba's ``cache=True``; set
+``NUMBA_CACHE_DIR`` where the package directory is read-only), so only the first process
+ever compiles.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Final, TypeVar
+
+import numba
+import numpy as np
+from numba.core.errors import NumbaError
+from threadpoolctl import ThreadpoolController
+
+from scratchnet_core import ConvBackend, PluginLoadError
+from scratchnet_core.conv_geometry import ConvGeometry, geometry
+from scratchnet_core.interfaces import Array
+
+from . import _kernels
+
+__all__ = ["Numba", "path_for"]
+
+DISTRIBUTION: Final = "scratchnet-numba"
+ENTRY_POINT: Final = "scratchnet_numba.backend:Numba"
+TARGET_COLUMNS: Final = 512  # Winograd: tiles per GEMM batch (a few images' worth)
+PARALLEL_MIN_MACS: Final = 5_000_000  # below: one thread, no parallel region to wake
+
+_blas_lock = threading.Lock()
+_parallel_lock = threading.Lock()
+_blas_controller: ThreadpoolController | None = None
+T = TypeVar("T")
+
+
+def path_for(g: ConvGeometry) -> str:
+    """``"winograd"`` or ``"im2col"``: the kernel this backend runs for a geometry.
+
+    >>> from scratchnet_core.conv_geometry import ConvGeometry
+    >>> path_for(ConvGeometry((8, 16, 28, 28), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1), "doc"))
+    'winograd'
+    >>> path_for(ConvGeometry((8, 16, 28, 28), (32, 16, 3, 3), (2, 2), (1, 1), (1, 1), "doc"))
+    'im2col'
+    """
+    if (
+        g.dims == 2
+        and g.kernel == (3, 3)
+        and g.stride == (1, 1)
+        and g.dilation == (1, 1)
+        and g.in_channels >= 4
+    ):
+        return "winograd"
+    return "im2col"
+
+
+@contextmanager
+def _one_blas_thread() -> Iterator[None]:
+    """BLAS limited to one thread for the duration (inside numba's parallel region)."""
+    global _blas_controller
+    with _blas_lock:
+        if _blas_controller is None:  # after SciPy's BLAS is loaded, so that it is seen
+            _blas_controller = ThreadpoolController()
+    with _blas_controller.limit(limits=1, user_api="blas"):
+        yield
+
+
+def _compiled(run: Callable[[], T]) -> T:
+    """Run a kernel call; a compilation failure becomes a `PluginLoadError`."""
+    try:
+        return run()
+    except NumbaError as exc:
+        raise PluginLoadError(
+            "conv_backends",
+            "numba",
+            ENTRY_POINT,
+            DISTRIBUTION,
+            f"numba could not compile the kernels: {type(exc).__name__}: {exc}",
+        ) from exc
+
+
+def _parallel(run: Callable[[], None]) -> None:
+    """A parallel kernel call, with BLAS pinned to one thread inside it; one at a time (two
+    Python threads must not launch parallel regions at once on numba's default layer)."""
+
+    def pinned() -> None:
+        with _parallel_lock, _one_blas_thread():
+            run()
+
+    _compiled(pinned)
+
+
+def _block(g: ConvGeometry) -> int:
+    """Images per Winograd GEMM batch: about `TARGET_COLUMNS` tiles."""
+    return max(1, TARGET_COLUMNS // math.prod((s + 1) // 2 for s in g.out))
+
+
+def _as_3d(a: Array, dims: int) -> Array:
+    """``(N, C, *spatial)`` with 1 or 2 spatial axes -> unit leading axes up to 3."""
+    return a.reshape(a.shape[:2] + (1,) * (3 - dims) + a.shape[2:])
+
+
+def _geometry_vector(g: ConvGeometry) -> Array:
+    pad3 = (0,) * (3 - g.dims)
+    one3 = (1,) * (3 - g.dims)
+    return np.array(
+        [
+            *(one3 + g.kernel),
+            *(one3 + g.stride),
+            *(pad3 + g.padding),
+            *(one3 + g.dilation),
+            *(one3 + g.out),
+        ],
+        dtype=np.int64,
+    )
+
+
+_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def _winograd_weights(w: Array) -> Array:
+    """``U = G g G^T`` for every (out, in) channel pair, as ``(16, C_out, C_in)``.
+
+    Two ``tensordot``s (one GEMM each), not a batched product of 3x3 matrices, which NumPy
+    runs matrix by matrix."""
+    g = _G.astype(w.dtype)
+    t = np.tensordot(w, g, axes=([3], [1]))  # (C_out, C_in, 3, 4): along the kernel's rows
+    u = np.tensordot(g, t, axes=([1], [2]))  # (4, C_out, C_in, 4)
+    return np.ascontiguousarray(u.transpose(0, 3, 1, 2)).reshape(16, w.shape[0], w.shape[1])
+
+
+def _winograd_weight_grad(du: Array, shape: tuple[int, ...]) -> Array:
+    """``dL/dg = G^T dU G`` from ``du: (16, C_out, C_in)``, as ``(C_out, C_in, 3, 3)``."""
+    g = _G.astype(du.dtype)
+    d = du.reshape(4, 4, shape[0], shape[1])
+    t = np.tensordot(g, d, axes=([0], [0]))  # (3, 4, C_out, C_in)
+    dg = np.tensordot(t, g, axes=([1], [0]))  # (3, C_out, C_in, 3)
+    return np.ascontiguousarray(dg.transpose(1, 2, 0, 3))
+
+
+class Numba(ConvBackend):
+    """Compiled N-d convolution (numba): Winograd for 3x3 stride 1, per-image im2col else.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x, w = np.arange(16.0).reshape(1, 1, 4, 4), np.ones((1, 1, 2, 2))
+    >>> Numba().forward(x, w, (2, 2), (0, 0), (1, 1))  # sums of 2x2 blocks
+    array([[[[10., 18.],
+             [42., 50.]]]])
+    """
+
+    # ---------------------------------------------------------------- planning, for auto
+    # No ``estimate``: how fast this backend is depends on the machine's BLAS kernels and
+    # cores far more than ``direct``'s and ``fft``'s cost models capture, so ``auto`` times
+    # it once per geometry (a few calls) instead of trusting constants from another machine.
+    def supports(
+        self,
+        x_shape: tuple[int, ...],
+        w_shape: tuple[int, ...],
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+        dtype: Any = None,
+    ) -> bool:
+        """Every geometry the interface allows, in float32 and float64.
+
+        >>> Numba().supports((8, 3, 32, 32), (16, 3, 3, 3), (1, 1), (1, 1), (1, 1), "float16")
+        False
+        """
+        return dtype is None or np.dtype(dtype) in (np.float32, np.float64)
+
+    # ------------------------------------------------------------------------- compute
+    @staticmethod
+    def _parts(g: ConvGeometry) -> int:
+        """Threads for this geometry: one below `PARALLEL_MIN_MACS` (no parallel region)."""
+        macs = g.batch * g.positions * g.in_channels * g.kernel_size * g.out_channels
+        if macs < PARALLEL_MIN_MACS:
+            return 1
+        return max(1, min(g.batch, numba.get_num_threads()))
+
+    def forward(
+        self,
+        x: Array,
+        w: Array,
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+    ) -> Array:
+        g = geometry(x, w, stride, padding, dilation, "numba")
+        dtype = np.result_type(x.dtype, w.dtype)
+        work = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        xc = np.ascontiguousarray(x, dtype=work)
+        wc = np.ascontiguousarray(w, dtype=work)
+        parts = self._parts(g)
+        y = np.empty((g.batch, g.out_channels, *g.out), dtype=work)
+        if path_for(g) == "winograd":
+            u = _winograd_weights(wc)
+            ph, pw = g.padding
+            block = _block(g)
+            if parts == 1:
+                _compiled(
+                    lambda: _kernels.winograd_forward_range(xc, u, y, ph, pw, block, 0, g.batch)
+                )
+            else:
+                _parallel(lambda: _kernels.winograd_forward(xc, u, y, ph, pw, block, parts))
+        else:
+            gv = _geometry_vector(g)
+            x3 = _as_3d(xc, g.dims)
+            w2 = wc.reshape(g.out_channels, -1)
+            y3 = y.reshape(g.batch, g.out_channels, -1)
+            if parts == 1:
+                _compiled(lambda: _kernels.conv_forward_range(x3, w2, y3, gv, 0, g.batch))
+            else:
+                _parallel(lambda: _kernels.conv_forward(x3, w2, y3, gv, parts))
+        return y if work == dtype else y.astype(dtype)
+
+    def backward(
+        self,
+        grad_y: Array,
+        x: Array,
+        w: Array,
+        stride: tuple[int, ...],
+        padding: tuple[int, ...],
+        dilation: tuple[int, ...],
+    ) -> tuple[Array, Array]:
+        g = geometry(x, w, stride, padding, dilation, "numba")
+        dtype = np.result_type(x.dtype, w.dtype)
+        work = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        xc = np.ascontiguousarray(x, dtype=work)
+        wc = np.ascontiguousarray(w, dtype=work)
+        gy = np.ascontiguousarray(grad_y, dtype=work)
+        parts = self._parts(g)
+        grad_x = np.empty(xc.shape, dtype=work)
+        if path_for(g) == "winograd":
+            u = _winograd_weights(wc)
+            ph, pw = g.padding
+            block = _block(g)
+            du = np.empty((parts, 16, g.out_channels, g.in_channels), dtype=work)
+            if parts == 1:
+                _compiled(
+                    lambda: _kernels.winograd_backward_range(
+                        xc, u, gy, grad_x, du[0], ph, pw, block, 0, g.batch
+                    )
+                )
+            else:
+                _parallel(
+                    lambda: _kernels.winograd_backward(xc, u, gy, grad_x, du, ph, pw, block, parts)
+                )
+            grad_w = _winograd_weight_grad(du.sum(axis=0) if parts > 1 else du[0], w.shape)
+        else:
+            gv = _geometry_vector(g)
+            x3, gx3 = _as_3d(xc, g.dims), _as_3d(grad_x, g.dims)
+            w2 = wc.reshape(g.out_channels, -1)
+            gy3 = gy.reshape(g.batch, g.out_channels, -1)
+            gw = np.empty((parts, *w2.shape), dtype=work)
+            if parts == 1:
+                _compiled(
+                    lambda: _kernels.conv_backward_range(x3, w2, gy3, gx3, gw[0], gv, 0, g.batch)
+                )
+            else:
+                _parallel(lambda: _kernels.conv_backward(x3, w2, gy3, gx3, gw, gv, parts))
+            grad_w = gw.sum(axis=0).reshape(w.shape)
+        if work != dtype:
+            return grad_x.astype(dtype), grad_w.astype(dtype)
+        return grad_x, np.ascontiguousarray(grad_w)

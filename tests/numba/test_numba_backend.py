@@ -1,0 +1,160 @@
+"""scratchnet-numba: conformance, both kernels against references in float64 and float32,
+the parallel paths, JIT caching across processes, and compilation failures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numba
+import numpy as np
+import pytest
+
+import scratchnet_core as sn
+from scratchnet_core.conv_geometry import ConvGeometry
+from scratchnet_core.testing import check_conv_backend
+from scratchnet_numba import _kernels, backend
+from scratchnet_std.conv_backends import auto as auto_mod
+from scratchnet_std.conv_backends.auto import BackendExcludedWarning
+
+from ..std.reference import conv_backward, conv_forward
+
+# (x shape, w shape, stride, padding, dilation): both paths, serial and parallel
+CASES = [
+    ((2, 5, 7, 6), (3, 5, 3, 3), (1, 1), (1, 1), (1, 1)),  # Winograd, odd output sizes
+    ((3, 4, 5, 5), (2, 4, 3, 3), (1, 1), (2, 2), (1, 1)),  # Winograd, padding 2
+    ((2, 4, 9, 8), (3, 4, 3, 3), (1, 1), (0, 1), (1, 1)),  # Winograd, unequal padding
+    ((2, 2, 7, 6), (3, 2, 3, 2), (2, 1), (1, 0), (1, 2)),  # im2col, stride and dilation
+    ((2, 2, 9), (3, 2, 3), (2,), (1,), (2,)),  # 1-d
+    ((1, 2, 4, 5, 4), (2, 2, 2, 3, 2), (1, 1, 2), (0, 1, 1), (1, 1, 1)),  # 3-d
+    ((16, 16, 16, 16), (16, 16, 3, 3), (1, 1), (1, 1), (1, 1)),  # Winograd, parallel
+    ((32, 16, 16, 16), (32, 16, 3, 3), (2, 2), (1, 1), (1, 1)),  # im2col, parallel
+    ((16, 3, 6, 10, 10), (16, 3, 3, 3, 3), (1, 1, 1), (1, 1, 1), (1, 1, 1)),  # 3-d, parallel
+]
+
+
+@pytest.fixture(autouse=True)
+def clean_auto():
+    auto_mod.reset()
+    yield
+    auto_mod.reset()
+
+
+def numba_backend() -> sn.ConvBackend:
+    backend_cls = sn.get_conv_backends()["numba"]
+    assert sn.get_registry("conv_backends").origin("numba")[0] == "scratchnet-numba"
+    return backend_cls()
+
+
+def test_conformance_kit() -> None:
+    check_conv_backend(numba_backend())
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_float64_matches_loop_reference(case) -> None:
+    x_shape, w_shape, stride, padding, dilation = case
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = numba_backend()
+    y = b.forward(x, w, stride, padding, dilation)
+    np.testing.assert_allclose(y, conv_forward(x, w, stride, padding, dilation), 1e-10, 1e-10)
+    g = rng.standard_normal(y.shape)
+    grad_x, grad_w = b.backward(g, x, w, stride, padding, dilation)
+    ref_x, ref_w = conv_backward(g, x, w, stride, padding, dilation)
+    np.testing.assert_allclose(grad_x, ref_x, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(grad_w, ref_w, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_float32_error_is_bounded_against_float64(case) -> None:
+    """Winograd F(2x2, 3x3) in float32 measured at 2e-7 to 5e-7 of the largest value (as
+    im2col's); bounded here at 5e-6."""
+    x_shape, w_shape, stride, padding, dilation = case
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    y64 = conv_forward(x, w, stride, padding, dilation)
+    g = rng.standard_normal(y64.shape)
+    refs = (y64, *conv_backward(g, x, w, stride, padding, dilation))
+    b = numba_backend()
+    x32, w32, g32 = (a.astype(np.float32) for a in (x, w, g))
+    y = b.forward(x32, w32, stride, padding, dilation)
+    outs = (y, *b.backward(g32, x32, w32, stride, padding, dilation))
+    for out, ref in zip(outs, refs, strict=True):
+        assert out.dtype == np.float32
+        assert np.abs(out - ref).max() <= 5e-6 * np.abs(ref).max()
+
+
+def test_paths_and_threads_are_what_the_docs_say() -> None:
+    def g(x_shape, w_shape, stride=(1, 1)):
+        return ConvGeometry(x_shape, w_shape, stride, (1, 1), (1, 1), "test")
+
+    assert backend.path_for(g((8, 16, 28, 28), (32, 16, 3, 3))) == "winograd"
+    assert backend.path_for(g((8, 1, 28, 28), (32, 1, 3, 3))) == "im2col"  # one channel
+    assert backend.path_for(g((8, 16, 28, 28), (32, 16, 3, 3), (2, 2))) == "im2col"
+    assert backend.Numba._parts(g((1, 1, 8, 8), (1, 1, 3, 3))) == 1
+    threads = numba.get_num_threads()
+    assert backend.Numba._parts(g((16, 16, 16, 16), (16, 16, 3, 3))) == min(threads, 16)
+    for case in CASES[-3:]:  # the cases above that run in parallel
+        expected = min(threads, case[0][0])
+        assert backend.Numba._parts(ConvGeometry(*case, "test")) == expected
+
+
+def test_no_estimate_so_auto_times_it() -> None:
+    b = numba_backend()
+    args = ((32, 16, 28, 28), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1))
+    assert b.estimate(*args, np.float32) is None
+    assert b.supports(*args, np.float32) and not b.supports(*args, np.float16)
+    d = auto_mod.explain((8, 16, 16, 16), (16, 16, 3, 3), (1, 1), (1, 1), (1, 1), "float32")
+    assert d.reason == "timed" and "numba" in d.timings and len(d.timings) == 2
+
+
+def test_second_process_loads_the_kernels_from_the_cache() -> None:
+    numba_backend().forward(np.ones((1, 4, 6, 6)), np.ones((2, 4, 3, 3)), (1, 1), (1, 1), (1, 1))
+    script = (
+        "import numpy as np, scratchnet_core as sn\n"
+        "from scratchnet_numba import _kernels\n"
+        "b = sn.get_conv_backends()['numba']()\n"
+        "b.forward(np.ones((1, 4, 6, 6)), np.ones((2, 4, 3, 3)), (1, 1), (1, 1), (1, 1))\n"
+        "s = _kernels.winograd_forward_range.stats\n"
+        "print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=300
+    )
+    hits, misses = map(int, out.stdout.split())
+    assert (hits, misses) == (1, 0)
+
+
+def failing_kernel(*args):
+    from numba.core.errors import TypingError
+
+    raise TypingError("no implementation for this LLVM")
+
+
+def test_compilation_failure_is_a_plugin_load_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_kernels, "conv_forward_range", failing_kernel)
+    with pytest.raises(sn.PluginLoadError, match=r"scratchnet-numba.*could not compile.*LLVM"):
+        numba_backend().forward(np.ones((1, 1, 5)), np.ones((1, 1, 3)), (1,), (0,), (1,))
+
+
+def test_auto_leaves_out_numba_when_it_cannot_compile(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("conv_forward_range", "conv_forward", "winograd_forward_range"):
+        monkeypatch.setattr(_kernels, name, failing_kernel)
+    monkeypatch.setattr(backend.Numba, "estimate", lambda self, *a, **k: 0.0)
+    auto = sn.get_conv_backends()["auto"]()
+    x, w = np.ones((2, 4, 6, 6)), np.ones((3, 4, 3, 3))
+    assert auto.choice_for(x.shape, w.shape, (1, 1), (1, 1), (1, 1), x.dtype) == "numba"
+    with pytest.warns(BackendExcludedWarning, match="'numba' \\(distribution scratchnet-numba"):
+        y = auto.forward(x, w, (1, 1), (1, 1), (1, 1))
+    np.testing.assert_allclose(y, conv_forward(x, w, (1, 1), (1, 1), (1, 1)), rtol=1e-10)
+    assert auto.choice_for(x.shape, w.shape, (1, 1), (1, 1), (1, 1), x.dtype) != "numba"
+
+
+def test_scratchnet_check_numba_passes() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "scratchnet_core", "check", "numba"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
