@@ -35,7 +35,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import numpy as np
 
@@ -47,7 +47,14 @@ from .registry import RUNTIME, get_registry
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "READABLE_VERSIONS", "load_model", "save_model"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "READABLE_VERSIONS",
+    "load_model",
+    "save_model",
+    "write_atomically",
+]
 
 FORMAT: Final = "scratchnet-model"
 FORMAT_VERSION: Final = 2
@@ -188,23 +195,37 @@ def save_model(model: Model, path: PathLike) -> None:
     }
     blob = json.dumps(header, allow_nan=False).encode("utf-8")
     members = {HEADER: np.frombuffer(blob, dtype=np.uint8), **arrays}
-    directory = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        write_atomically(target, lambda f: np.savez(f, **members))  # type: ignore[arg-type]
     except OSError as exc:
         raise ModelFileError(
             f"cannot save the model to {str(target)!r}: {exc.strerror or exc}"
         ) from exc
+
+
+def write_atomically(path: PathLike, write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write(f)`` on a new file beside ``path``, flush it to disk, then rename it
+    over ``path``: readers see the old file or the complete new one, never a half-written
+    one. On any failure the temporary file is removed and the error (an `OSError`
+    for the file system's) propagates; ``path`` is untouched.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "notes.bin"
+    >>> write_atomically(path, lambda f: f.write(b"complete"))
+    >>> path.read_bytes()
+    b'complete'
+    """
+    target = Path(os.fspath(path))
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **members)  # type: ignore[arg-type]
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_name, target)
-    except BaseException as exc:
+    except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ModelFileError(f"cannot save the model to {str(target)!r}: {exc}") from exc
         raise
 
 
