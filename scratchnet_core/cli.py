@@ -6,11 +6,48 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
 
-from .errors import ScratchnetError
+from .errors import PluginLoadError, ScratchnetError
 from .registry import DISABLE_ENV, KINDS, get_registry, unmatched_disabled_entries
 
-__all__ = ["main"]
+__all__ = ["Command", "main"]
+
+
+@runtime_checkable
+class Command(Protocol):
+    """A subcommand contributed by a distribution: an entry point in the group
+    ``scratchnet.commands``, named as the subcommand, naming a class (instantiated with no
+    arguments), an instance or a module with these members.
+
+    ``help`` is the one line ``scratchnet --help`` shows; ``add_arguments(parser)`` adds the
+    arguments (and may set ``parser.description``) to the command's own
+    `argparse.ArgumentParser`; ``run(args)`` runs it and returns the exit status. A
+    `ScratchnetError` raised by ``run`` is reported as ``scratchnet: error: ...`` with
+    status 1.
+
+    Examples
+    --------
+    >>> import argparse
+    >>> from scratchnet_core.cli import Command
+    >>> class Hello:
+    ...     help = "say hello"
+    ...     def add_arguments(self, parser):
+    ...         parser.add_argument("name")
+    ...     def run(self, args):
+    ...         print(f"hello {args.name}")
+    ...         return 0
+    >>> isinstance(Hello(), Command)
+    True
+    """
+
+    help: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add the command's arguments to its parser."""
+
+    def run(self, args: argparse.Namespace) -> int:
+        """Run the command; return the exit status."""
 
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
@@ -156,7 +193,70 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--repeats", type=int, default=7, help="timed runs per block (default 7)")
     conv.add_argument("--no-torch", action="store_true", help="skip the PyTorch comparison")
     conv.set_defaults(func=_cmd_bench)
+    _add_plugin_commands(parser, sub)
     return parser
+
+
+def _load_command(name: str) -> tuple[Command, argparse.ArgumentParser]:
+    """The command ``name`` and a parser holding its arguments (any failure of the plugin's
+    code is raised as `PluginLoadError`)."""
+    registry = get_registry("commands")
+    obj = registry[name]
+    try:
+        command = obj() if isinstance(obj, type) else obj
+        if not isinstance(command, Command):
+            raise TypeError(
+                "a command needs 'help', 'add_arguments(parser)' and 'run(args)', "
+                f"{type(command).__name__} lacks "
+                + ", ".join(m for m in ("help", "add_arguments", "run") if not hasattr(command, m))
+            )
+        arguments = argparse.ArgumentParser(add_help=False)
+        command.add_arguments(arguments)
+    except Exception as exc:  # third-party code: reported, never fatal to the other commands
+        distribution, _ = registry.origin(name)
+        value = next((r.value for r in registry.records() if r.name == name), repr(obj))
+        raise PluginLoadError(
+            "commands", name, value, distribution, f"{type(exc).__name__}: {exc}"
+        ) from exc
+    return command, arguments
+
+
+def _add_plugin_commands(parser: argparse.ArgumentParser, sub: Any) -> None:
+    """Add a subcommand for each installed ``scratchnet.commands`` plugin. One that fails to
+    load (or to declare its arguments) is listed as unavailable and, when called, reports
+    why with status 1; built-in commands win over a plugin of the same name."""
+    problems: list[str] = []
+    for name in get_registry("commands"):
+        if name in sub.choices:
+            problems.append(f"{name}: a plugin command shadowing the built-in one (ignored)")
+            continue
+        try:
+            command, arguments = _load_command(name)
+        except ScratchnetError as exc:
+            problems.append(str(exc))
+            failed = sub.add_parser(  # takes any arguments (none is an option), reports why
+                name, help="(unavailable: failed to load, see below)", prefix_chars="\0"
+            )
+            failed.add_argument("arguments", nargs="*", help=argparse.SUPPRESS)
+            failed.set_defaults(func=_failed_command(exc))
+            continue
+        added = sub.add_parser(
+            name,
+            parents=[arguments],
+            help=command.help,
+            description=arguments.description or command.help,
+        )
+        added.set_defaults(func=command.run)
+    if problems:
+        parser.epilog = "plugin commands not available:\n  " + "\n  ".join(problems)
+        parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
+def _failed_command(error: ScratchnetError) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        raise error
+
+    return run
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,8 +5,9 @@ Layout of the archive (every member is a ``.npy`` array, read with ``allow_pickl
 - ``header.npy``: UTF-8 JSON as ``uint8`` — format name and version, dtype, the architecture
   as registry names and configs, the cost, the optimizer's config and scalar state, the
   distribution and version of every plugin used, the shape of one input sample (from format
-  version 2; null when the model never saw data), and the shape, dtype and checksum of every
-  array;
+  version 2; null when the model never saw data), the metrics by registry name and config
+  (from format version 3; older files load with the default metrics), and the shape, dtype
+  and checksum of every array;
 - ``param/<layer index>.<name>.npy``: the parameters;
 - ``buffer/<layer index>.<name>.npy``: layer buffers (running statistics);
 - ``optimizer/<path>.npy``: the optimizer's array state (momentum buffers, moments, ...).
@@ -35,7 +36,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import numpy as np
 
@@ -47,10 +48,17 @@ from .registry import RUNTIME, get_registry
 if TYPE_CHECKING:
     from .model import Model
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "READABLE_VERSIONS", "load_model", "save_model"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "READABLE_VERSIONS",
+    "load_model",
+    "save_model",
+    "write_atomically",
+]
 
 FORMAT: Final = "scratchnet-model"
-FORMAT_VERSION: Final = 2
+FORMAT_VERSION: Final = 3
 HEADER: Final = "header"
 MAX_HEADER_BYTES: Final = 16 * 2**20
 MAX_MEMBERS: Final = 100_000
@@ -141,6 +149,8 @@ def _plugins_used(model: Model) -> list[dict[str, str]]:
         note_layer(layer)
     note("costs", model.cost_function)
     note("optimizers", model.optimizer)
+    for metric in model.metrics:
+        note("metrics", metric)
     return list(used.values())
 
 
@@ -179,6 +189,7 @@ def save_model(model: Model, path: PathLike) -> None:
         "input_shape": _input_shape(model),
         "layers": [component_spec("layers", layer) for layer in model.layers],
         "cost": component_spec("costs", model.cost_function),
+        "metrics": [component_spec("metrics", metric) for metric in model.metrics],
         "optimizer": {**component_spec("optimizers", model.optimizer), "state": optimizer_state},
         "plugins": _plugins_used(model),
         "arrays": {
@@ -188,23 +199,37 @@ def save_model(model: Model, path: PathLike) -> None:
     }
     blob = json.dumps(header, allow_nan=False).encode("utf-8")
     members = {HEADER: np.frombuffer(blob, dtype=np.uint8), **arrays}
-    directory = target.parent if str(target.parent) else Path(".")
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+        write_atomically(target, lambda f: np.savez(f, **members))  # type: ignore[arg-type]
     except OSError as exc:
         raise ModelFileError(
             f"cannot save the model to {str(target)!r}: {exc.strerror or exc}"
         ) from exc
+
+
+def write_atomically(path: PathLike, write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write(f)`` on a new file beside ``path``, flush it to disk, then rename it
+    over ``path``: readers see the old file or the complete new one, never a half-written
+    one. On any failure the temporary file is removed and the error (an `OSError`
+    for the file system's) propagates; ``path`` is untouched.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "notes.bin"
+    >>> write_atomically(path, lambda f: f.write(b"complete"))
+    >>> path.read_bytes()
+    b'complete'
+    """
+    target = Path(os.fspath(path))
+    directory = target.parent if str(target.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **members)  # type: ignore[arg-type]
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp_name, target)
-    except BaseException as exc:
+    except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ModelFileError(f"cannot save the model to {str(target)!r}: {exc}") from exc
         raise
 
 
@@ -331,7 +356,7 @@ _V1_FIELDS: Final[dict[str, type]] = {
 def _read_v1(header: dict[str, Any], source: str) -> dict[str, Any]:
     """Version 1 (scratchnet 0.1): no ``input_shape``; read as unknown."""
     _require(header, source, _V1_FIELDS)
-    return {**header, "input_shape": None}
+    return {**header, "input_shape": None, "metrics": None}
 
 
 def _read_v2(header: dict[str, Any], source: str) -> dict[str, Any]:
@@ -346,12 +371,25 @@ def _read_v2(header: dict[str, Any], source: str) -> dict[str, Any]:
             f"{source}: header field 'input_shape' must be null or a list of positive "
             f"integers, got {shape!r}"
         )
-    return {**header, "input_shape": shape}
+    return {**header, "input_shape": shape, "metrics": None}
+
+
+def _read_v3(header: dict[str, Any], source: str) -> dict[str, Any]:
+    """Version 3: version 2 plus ``metrics`` (the model's metric specs, by registry name);
+    older versions load with the default metrics."""
+    current = _read_v2(header, source)
+    metrics = header.get("metrics")
+    if not (isinstance(metrics, list) and all(isinstance(m, dict) for m in metrics)):
+        raise ModelFileError(
+            f"{source}: header field 'metrics' must be a list of component specs, got {metrics!r}"
+        )
+    return {**current, "metrics": metrics}
 
 
 READERS: Final[dict[int, Callable[[dict[str, Any], str], dict[str, Any]]]] = {
     1: _read_v1,
     2: _read_v2,
+    3: _read_v3,
 }
 """One reader per format version: each checks its version's header and returns it in the
 current form (fields a version lacks filled with their defaults), so a new field never stops
@@ -501,7 +539,14 @@ def load_model(path: PathLike) -> Model:
                 cost = build_component("costs", header["cost"], "cost")
                 optimizer_spec = {k: v for k, v in header["optimizer"].items() if k != "state"}
                 optimizer = build_component("optimizers", optimizer_spec, "optimizer")
-                model = Model(layers, cost, optimizer, batch_size=header["batch_size"], dtype=dtype)
+                model = Model(
+                    layers,
+                    cost,
+                    optimizer,
+                    batch_size=header["batch_size"],
+                    dtype=dtype,
+                    metrics=header["metrics"],
+                )
         except PluginNotFoundError as exc:
             raise _missing_plugin(exc, header) from None
         except (

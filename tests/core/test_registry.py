@@ -124,7 +124,8 @@ def test_plugins_command_marks_both_conflicting_distributions(make_distribution,
         "acme-one", {"scratchnet.activations": {"relu": "acme_one:Cube"}}, {"acme_one": CUBE}
     )
     assert main(["plugins"]) == 0
-    lines = [line for line in capsys.readouterr().out.splitlines() if " relu " in line]
+    out = capsys.readouterr().out.splitlines()
+    lines = [line for line in out if " relu " in line and line.startswith("activations")]
     assert len(lines) == 2
     assert {line.split()[2] for line in lines} == {"acme-one", "scratchnet-std"}
     for line in lines:

@@ -150,7 +150,7 @@ def test_header_records_format_architecture_and_plugins(tmp_path: Path) -> None:
     trained(dense_model("adam"), X, Y).save(tmp_path / "m.npz")
     with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
         header = json.loads(f["header"].tobytes())
-    assert header["format"] == "scratchnet-model" and header["format_version"] == 2
+    assert header["format"] == "scratchnet-model" and header["format_version"] == 3
     assert header["dtype"] == "float32"
     assert [spec["name"] for spec in header["layers"]] == ["linear", "linear"]
     assert header["optimizer"]["name"] == "adam" and header["optimizer"]["state"]["iterations"] == 6
@@ -379,3 +379,21 @@ def test_a_failure_during_save_leaves_the_previous_file(tmp_path: Path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]  # no temporary left behind
     monkeypatch.undo()
     assert_same(sn.Model.load(tmp_path / "m.npz"), sn.Model.load(tmp_path / "m.npz"), X)
+
+
+def test_metrics_are_stored_and_come_back(tmp_path: Path) -> None:
+    m = sn.Model(
+        [linear(4, 3, "softmax")],
+        "categorical_cross_entropy",
+        metrics=["f1", {"name": "top_k_accuracy", "k": 2}],
+    )
+    m.save(tmp_path / "m.npz")
+    loaded = sn.Model.load(tmp_path / "m.npz")
+    assert [type(x) for x in loaded.metrics] == [type(x) for x in m.metrics]
+    assert [x.get_config() for x in loaded.metrics] == [x.get_config() for x in m.metrics]
+
+
+def test_a_damaged_metrics_field_is_a_model_file_error(tmp_path: Path) -> None:
+    path = rewrite_header(tmp_path, lambda h: h.update(metrics="f1"))
+    with pytest.raises(sn.ModelFileError, match="'metrics' must be a list"):
+        sn.Model.load(path)

@@ -73,6 +73,37 @@ def test_backends_agree_in_float32(case) -> None:
             np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * scale, err_msg=name)
 
 
+@pytest.mark.parametrize("last", [False, True])
+@settings(max_examples=30, deadline=None)
+@given(case=conv_cases())
+def test_direct_both_column_orders_match_loop_reference(last, case) -> None:
+    """``direct`` picks batch-first or batch-last columns by shape: force each, float64 and
+    float32, with and without the forward's cached columns."""
+    from scratchnet_std.conv_backends import direct
+
+    x, w, stride, padding, dilation, rng = case
+    g = rng.standard_normal(conv_forward(x, w, stride, padding, dilation).shape)
+    expected = (
+        conv_forward(x, w, stride, padding, dilation),
+        *conv_backward(g, x, w, stride, padding, dilation),
+    )
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(direct, "batch_last", lambda _g: last)
+        for dtype, tol in ((np.float64, 1e-10), (np.float32, 1e-4)):
+            xd, wd, gd = x.astype(dtype), w.astype(dtype), g.astype(dtype)
+            backend = direct.Direct()
+            y = backend.forward(xd, wd, stride, padding, dilation)
+            got = [(y, *backend.backward(gd, xd, wd, stride, padding, dilation))]
+            backend.clear_cache()  # backward recomputes the columns
+            got.append((y, *backend.backward(gd, xd, wd, stride, padding, dilation)))
+            for outs in got:
+                assert outs[0].flags.c_contiguous and outs[1].flags.c_contiguous  # y, dL/dx
+                for a, b in zip(outs, expected, strict=True):
+                    assert a.dtype == dtype
+                    scale = max(float(np.abs(b).max()), 1.0)
+                    np.testing.assert_allclose(a, b, rtol=tol, atol=tol * scale)
+
+
 @pytest.mark.parametrize("name", BACKENDS)
 def test_gradients_by_finite_differences(name) -> None:
     rng = np.random.default_rng(3)
