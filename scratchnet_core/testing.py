@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import copy
 import difflib
+import itertools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .errors import BackwardError, ScratchnetError, ShapeError
-from .interfaces import ActivationFunction, Array, CostFunction, Layer, Optimizer
+from .errors import BackwardError, ConfigurationError, ScratchnetError, ShapeError
+from .interfaces import ActivationFunction, Array, CostFunction, Layer, Metric, Optimizer
 
 __all__ = [
     "CheckResult",
@@ -37,6 +39,7 @@ __all__ = [
     "check_initializer",
     "check_layer",
     "check_layer_gradients",
+    "check_metric",
     "check_optimizer",
     "numerical_gradient",
     "run_checks",
@@ -555,6 +558,90 @@ def _default_cost_inputs(seed: int) -> tuple[Array, Array, Array]:
     return probs, onehot, logits
 
 
+def _metric_data(task: str, rng: np.random.Generator, n: int) -> tuple[Array, Array, tuple[int]]:
+    """Outputs and targets of ``n`` rows as a model of ``task`` produces and takes them."""
+    if task == "binary":
+        return rng.uniform(size=(n, 1)), (rng.uniform(size=(n, 1)) > 0.5).astype(float), (1,)
+    if task == "categorical":
+        logits = rng.standard_normal((n, 7))
+        probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return probs, rng.integers(0, 7, size=n), (7,)
+    return rng.standard_normal((n, 3)), rng.standard_normal((n, 3)), (3,)
+
+
+def _metric_over(
+    metric: Metric, y_pred: Array, y_true: Array, cuts: Sequence[int], task: str
+) -> float:
+    """``metric`` over one epoch of ``y_pred``/``y_true`` fed in batches cut at ``cuts``."""
+    metric.reset()
+    for lo, hi in itertools.pairwise([0, *cuts, len(y_pred)]):
+        metric.update(y_pred[lo:hi], y_true[lo:hi])
+    value = metric.result()
+    assert isinstance(value, float) and math.isfinite(value), (
+        f"{metric!r}: result() must be a finite float, got {value!r} ({task})"
+    )
+    return value
+
+
+def check_metric(make: Callable[[], Metric], *, seed: int = 0) -> None:
+    """Check a `Metric` on every task it accepts: its value over an epoch does not depend on
+    how the epoch is cut into batches, `reset` forgets, the config rebuilds an equal
+    metric, and (if it has `state`) the states of two halves add up to the whole's.
+
+    >>> import scratchnet_core as sn
+    >>> check_metric(sn.get_metrics()["f1"])
+    """
+    tasks = []
+    for task in Metric.TASKS:
+        try:
+            make().bind(task, None)
+        except ConfigurationError:
+            continue
+        tasks.append(task)
+    assert tasks, f"{make()!r} accepts none of the tasks {Metric.TASKS}"
+    for task in tasks:
+        rng = np.random.default_rng(seed)
+        y_pred, y_true, shape = _metric_data(task, rng, 37)
+
+        def over(metric: Metric, cuts: Sequence[int]) -> float:
+            return _metric_over(metric, y_pred, y_true, cuts, task)  # noqa: B023 - used at once
+
+        metric = make()
+        metric.bind(task, shape)
+        whole = over(metric, [])
+        for cuts in ([1, 2, 20], [18], [5, 10, 15, 20, 25, 30, 35]):
+            batched = over(metric, cuts)
+            assert math.isclose(batched, whole, rel_tol=1e-12, abs_tol=1e-12), (
+                f"{metric!r} ({task}): {batched} over batches cut at {cuts} but {whole} over "
+                "the whole epoch at once; keep sufficient statistics, not per-batch means"
+            )
+        over(metric, [30])  # something else first; reset must forget it
+        assert math.isclose(over(metric, []), whole, rel_tol=1e-12, abs_tol=1e-12), (
+            f"{metric!r} ({task}): reset() did not forget the previous epoch"
+        )
+        rebuilt = _config_round_trip(metric)
+        rebuilt.bind(task, shape)
+        assert math.isclose(over(rebuilt, []), whole, rel_tol=1e-12, abs_tol=1e-12), (
+            f"{metric!r} ({task}): from_config(get_config()) measures differently"
+        )
+        try:
+            metric.reset()
+            metric.update(y_pred[:18], y_true[:18])
+            first = metric.state()
+        except NotImplementedError:
+            continue  # no state: works in one process only
+        assert first.dtype == np.float64 and first.ndim == 1, (
+            f"{metric!r}: state() must be a 1-d float64 vector, got {first.dtype} {first.shape}"
+        )
+        metric.reset()
+        metric.update(y_pred[18:], y_true[18:])
+        metric.load_state(first + metric.state())
+        assert math.isclose(metric.result(), whole, rel_tol=1e-12, abs_tol=1e-12), (
+            f"{metric!r} ({task}): the states of two halves summed give {metric.result()}, "
+            f"the whole gives {whole}"
+        )
+
+
 def check_component(kind: str, name: str, seed: int = 0, **options: Any) -> None:
     """Run the kit on the registered component ``kind``/``name``; raises ``AssertionError``.
 
@@ -593,6 +680,9 @@ def check_component(kind: str, name: str, seed: int = 0, **options: Any) -> None
         check_conv_backend(obj(), seed=seed)
     elif kind == "initializers":
         check_initializer(obj, seed=seed)
+    elif kind == "metrics":
+        kwargs = dict(options.get("kwargs", {}))
+        check_metric(lambda: obj(**kwargs), seed=seed)
     else:
         raise _Skip(f"the kit has no checks for {kind}")
 

@@ -207,3 +207,52 @@ def test_every_installed_activation_and_layer_refuses_a_second_backward(kind, na
     layer = cls(*example.get("args", []), **example.get("kwargs", {}), dtype="float64")
     x = np.random.default_rng(0).normal(size=(3, *example["input_shape"]))
     testing.check_backward_releases(layer, x)
+
+
+class _MeanOfBatchMeans(sn.Metric):
+    """Wrong on purpose: the mean of per-batch MAEs, not the MAE over the epoch."""
+
+    def reset(self) -> None:
+        self.means: list[float] = []
+
+    def update(self, y_pred, y_true) -> None:
+        self.means.append(float(np.abs(y_pred - y_true).mean()))
+
+    def result(self) -> float:
+        return float(np.mean(self.means))
+
+
+class _NeverForgets(sn.Metric):
+    """Wrong on purpose: reset() keeps the totals."""
+
+    def __init__(self) -> None:
+        self.totals = np.zeros(2)
+
+    def bind(self, task: str, output_shape: tuple[int, ...] | None) -> None:
+        if task != "regression":
+            raise sn.ConfigurationError("regression only")
+
+    def reset(self) -> None:
+        pass
+
+    def update(self, y_pred, y_true) -> None:
+        self.totals += (np.abs(y_pred - y_true).sum(), y_pred.size)
+
+    def result(self) -> float:
+        return float(self.totals[0] / self.totals[1])
+
+
+def test_check_metric_passes_every_installed_metric() -> None:
+    for name, metric in sn.get_metrics().items():
+        testing.check_metric(metric)
+        assert name
+
+
+def test_check_metric_catches_a_mean_of_batch_values() -> None:
+    with pytest.raises(AssertionError, match="per-batch means"):
+        testing.check_metric(_MeanOfBatchMeans)
+
+
+def test_check_metric_catches_a_reset_that_forgets_nothing() -> None:
+    with pytest.raises(AssertionError, match="over batches cut|did not forget"):
+        testing.check_metric(_NeverForgets)
