@@ -615,7 +615,8 @@ def check_metric(make: Callable[[], Metric], *, seed: int = 0) -> None:
                 f"{metric!r} ({task}): {batched} over batches cut at {cuts} but {whole} over "
                 "the whole epoch at once; keep sufficient statistics, not per-batch means"
             )
-        over(metric, [30])  # something else first; reset must forget it
+        metric.reset()
+        metric.update(y_pred[:5], y_true[:5])  # something else first; reset must forget it
         assert math.isclose(over(metric, []), whole, rel_tol=1e-12, abs_tol=1e-12), (
             f"{metric!r} ({task}): reset() did not forget the previous epoch"
         )

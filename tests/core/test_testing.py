@@ -254,5 +254,5 @@ def test_check_metric_catches_a_mean_of_batch_values() -> None:
 
 
 def test_check_metric_catches_a_reset_that_forgets_nothing() -> None:
-    with pytest.raises(AssertionError, match="over batches cut|did not forget"):
+    with pytest.raises(AssertionError, match="did not forget"):
         testing.check_metric(_NeverForgets)
