@@ -65,6 +65,59 @@ def test_float64_matches_loop_reference(case) -> None:
     np.testing.assert_allclose(grad_w, ref_w, rtol=1e-10, atol=1e-10)
 
 
+WINOGRAD_CASES = [CASES[0], CASES[2], CASES[6]]  # serial (odd, unequal padding), parallel
+
+
+@pytest.mark.parametrize("case", WINOGRAD_CASES)
+def test_backward_with_another_x_than_forwards_recomputes_the_transform(case) -> None:
+    """The kept transform of the forward's x is used only for that same x: a different
+    array (even an equal copy, or one of another shape) gives its own exact gradients."""
+    x_shape, w_shape, stride, padding, dilation = case
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = numba_backend()
+    for other in (rng.standard_normal(x_shape), x.copy(), rng.standard_normal(x_shape)[:1]):
+        y = b.forward(x, w, stride, padding, dilation)
+        if other.shape != x.shape:
+            y = y[:1]
+        g = rng.standard_normal(y.shape)
+        grad_x, grad_w = b.backward(g, other, w, stride, padding, dilation)
+        ref_x, ref_w = conv_backward(g, other, w, stride, padding, dilation)
+        np.testing.assert_allclose(grad_x, ref_x, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(grad_w, ref_w, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", WINOGRAD_CASES)
+def test_backward_after_forward_reuses_the_kept_transform_and_releases_it(case) -> None:
+    x_shape, w_shape, stride, padding, dilation = case
+    rng = np.random.default_rng(2)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = backend.Numba()
+    y = b.forward(x, w, stride, padding, dilation)
+    g = rng.standard_normal(y.shape)
+    kept = b._cache[-1]
+    assert kept.size == 16 * x.shape[0] * x.shape[1] * ((y.shape[2] + 1) // 2) * (
+        (y.shape[3] + 1) // 2
+    )
+    grad_x, grad_w = b.backward(g, x, w, stride, padding, dilation)
+    assert b._cache is None  # released by backward
+    ref_x, ref_w = conv_backward(g, x, w, stride, padding, dilation)
+    np.testing.assert_allclose(grad_w, ref_w, rtol=1e-10, atol=1e-10)
+    # backward read the kept buffer, not x: with it zeroed, grad_w is zero, grad_x unchanged
+    b.forward(x, w, stride, padding, dilation)
+    b._cache[-1][:] = 0.0
+    grad_x0, grad_w0 = b.backward(g, x, w, stride, padding, dilation)
+    np.testing.assert_array_equal(grad_w0, 0.0)
+    np.testing.assert_allclose(grad_x0, ref_x, rtol=1e-10, atol=1e-10)
+    # inference: clear_cache drops it; a backward then recomputes
+    b.forward(x, w, stride, padding, dilation)
+    b.clear_cache()
+    assert b._cache is None
+    np.testing.assert_allclose(
+        b.backward(g, x, w, stride, padding, dilation)[1], ref_w, rtol=1e-10, atol=1e-10
+    )
+
+
 @pytest.mark.parametrize("case", CASES)
 def test_float32_error_is_bounded_against_float64(case) -> None:
     """Winograd F(2x2, 3x3) in float32 measured at 2e-7 to 5e-7 of the largest value (as

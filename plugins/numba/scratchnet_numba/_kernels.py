@@ -474,19 +474,26 @@ def _wino_grad_input(dv: Any, gx: Any, lo: int, hi: int, ph: int, pw: int, tw: i
 
 @njit(cache=True, nogil=True)
 def winograd_forward_range(
-    x: Any, u: Any, y: Any, ph: int, pw: int, block: int, start: int, stop: int
+    x: Any, u: Any, y: Any, ph: int, pw: int, block: int, start: int, stop: int, keep: Any
 ) -> None:
     """``y[start:stop]: (n, O, OH, OW)`` from ``x: (N, C, H, W)`` and ``u: (16, O, C)``
-    (``U = G g G^T``), ``block`` images per GEMM batch."""
+    (``U = G g G^T``), ``block`` images per GEMM batch.
+
+    ``keep``: empty, or a flat buffer for the whole batch's transformed input, which is then
+    left there for `winograd_backward_range` (the block of images ``lo:hi`` at offset
+    ``16 C T lo``, laid out ``(16, C, (hi - lo) T)``)."""
     n_c, n_o = x.shape[1], u.shape[1]
     tw = (y.shape[3] + 1) // 2
     n_t = ((y.shape[2] + 1) // 2) * tw
-    v_buf = np.empty(16 * n_c * block * n_t, x.dtype)
+    v_buf = np.empty(0 if keep.size else 16 * n_c * block * n_t, x.dtype)
     m_buf = np.empty(16 * n_o * block * n_t, x.dtype)
     for lo in range(start, stop, block):
         hi = min(stop, lo + block)
         cols = (hi - lo) * n_t
-        v = v_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
+        if keep.size:
+            v = keep[16 * n_c * n_t * lo : 16 * n_c * n_t * hi].reshape((16, n_c, cols))
+        else:
+            v = v_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
         m = m_buf[: 16 * n_o * cols].reshape((16, n_o, cols))
         _wino_input(x, v, lo, hi, ph, pw, tw)
         for e in range(16):
@@ -496,23 +503,39 @@ def winograd_forward_range(
 
 @njit(cache=True, nogil=True)
 def winograd_backward_range(
-    x: Any, u: Any, gy: Any, gx: Any, du: Any, ph: int, pw: int, block: int, start: int, stop: int
+    x: Any,
+    u: Any,
+    gy: Any,
+    gx: Any,
+    du: Any,
+    ph: int,
+    pw: int,
+    block: int,
+    start: int,
+    stop: int,
+    kept: Any,
 ) -> None:
-    """``gx[start:stop]`` (every entry written) and ``du (16, O, C)`` for those images."""
+    """``gx[start:stop]`` (every entry written) and ``du (16, O, C)`` for those images.
+
+    ``kept``: empty (the input transform is computed here), or the buffer that
+    `winograd_forward_range` filled from this ``x`` with the same ``block`` and ranges."""
     n_c, n_o = x.shape[1], u.shape[1]
     tw = (gy.shape[3] + 1) // 2
     n_t = ((gy.shape[2] + 1) // 2) * tw
-    v_buf = np.empty(16 * n_c * block * n_t, x.dtype)
+    v_buf = np.empty(0 if kept.size else 16 * n_c * block * n_t, x.dtype)
     mg_buf = np.empty(16 * n_o * block * n_t, x.dtype)
     dv_buf = np.empty(16 * n_c * block * n_t, x.dtype)
     du[...] = 0.0
     for lo in range(start, stop, block):
         hi = min(stop, lo + block)
         cols = (hi - lo) * n_t
-        v = v_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
         mg = mg_buf[: 16 * n_o * cols].reshape((16, n_o, cols))
         dv = dv_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
-        _wino_input(x, v, lo, hi, ph, pw, tw)
+        if kept.size:
+            v = kept[16 * n_c * n_t * lo : 16 * n_c * n_t * hi].reshape((16, n_c, cols))
+        else:
+            v = v_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
+            _wino_input(x, v, lo, hi, ph, pw, tw)
         _wino_grad_output(gy, mg, lo, hi, tw)
         for e in range(16):
             gemm(False, True, mg[e], v[e], du[e], 1.0)
@@ -521,20 +544,31 @@ def winograd_backward_range(
 
 
 @njit(parallel=True, cache=True)
-def winograd_forward(x: Any, u: Any, y: Any, ph: int, pw: int, block: int, parts: int) -> None:
+def winograd_forward(
+    x: Any, u: Any, y: Any, ph: int, pw: int, block: int, parts: int, keep: Any
+) -> None:
     """`winograd_forward_range` on ``parts`` ranges of images in parallel."""
     n_img = x.shape[0]
     for t in prange(parts):
         start, stop = t * n_img // parts, (t + 1) * n_img // parts
-        winograd_forward_range(x, u, y, ph, pw, block, start, stop)
+        winograd_forward_range(x, u, y, ph, pw, block, start, stop, keep)
 
 
 @njit(parallel=True, cache=True)
 def winograd_backward(
-    x: Any, u: Any, gy: Any, gx: Any, du_parts: Any, ph: int, pw: int, block: int, parts: int
+    x: Any,
+    u: Any,
+    gy: Any,
+    gx: Any,
+    du_parts: Any,
+    ph: int,
+    pw: int,
+    block: int,
+    parts: int,
+    kept: Any,
 ) -> None:
     """`winograd_backward_range` in parallel, ``du_parts[t]`` for range ``t``."""
     n_img = x.shape[0]
     for t in prange(parts):
         start, stop = t * n_img // parts, (t + 1) * n_img // parts
-        winograd_backward_range(x, u, gy, gx, du_parts[t], ph, pw, block, start, stop)
+        winograd_backward_range(x, u, gy, gx, du_parts[t], ph, pw, block, start, stop, kept)

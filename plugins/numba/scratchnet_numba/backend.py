@@ -177,6 +177,21 @@ class Numba(ConvBackend):
              [42., 50.]]]])
     """
 
+    def __init__(self) -> None:
+        # Winograd: the last forward's transformed input, for the backward that follows:
+        # (x, work dtype, padding, parts, block, buffer); None after backward.
+        self._cache: tuple[Any, ...] | None = None
+        self._keep = True  # False: backward recomputes the transform (for benchmarks)
+
+    def clear_cache(self) -> None:
+        """Drop the transformed input kept from the last `forward`.
+
+        >>> b = Numba()
+        >>> _ = b.forward(np.ones((1, 4, 4, 4)), np.ones((2, 4, 3, 3)), (1, 1), (1, 1), (1, 1))
+        >>> b.clear_cache()
+        """
+        self._cache = None
+
     # ---------------------------------------------------------------- planning, for auto
     # No ``estimate``: how fast this backend is depends on the machine's BLAS kernels and
     # cores far more than ``direct``'s and ``fft``'s cost models capture, so ``auto`` times
@@ -221,16 +236,24 @@ class Numba(ConvBackend):
         wc = np.ascontiguousarray(w, dtype=work)
         parts = self._parts(g)
         y = np.empty((g.batch, g.out_channels, *g.out), dtype=work)
+        self._cache = None  # the previous buffer goes before the new one is allocated
         if path_for(g) == "winograd":
             u = _winograd_weights(wc)
             ph, pw = g.padding
             block = _block(g)
+            # the whole batch's transformed input (16 / 4 x the input), kept for backward
+            tiles = ((g.out[0] + 1) // 2) * ((g.out[1] + 1) // 2)
+            keep = np.empty(16 * g.in_channels * g.batch * tiles if self._keep else 0, work)
             if parts == 1:
                 _compiled(
-                    lambda: _kernels.winograd_forward_range(xc, u, y, ph, pw, block, 0, g.batch)
+                    lambda: _kernels.winograd_forward_range(
+                        xc, u, y, ph, pw, block, 0, g.batch, keep
+                    )
                 )
             else:
-                _parallel(lambda: _kernels.winograd_forward(xc, u, y, ph, pw, block, parts))
+                _parallel(lambda: _kernels.winograd_forward(xc, u, y, ph, pw, block, parts, keep))
+            if keep.size:
+                self._cache = (x, x.shape, work, g.padding, parts, block, keep)
         else:
             gv = _geometry_vector(g)
             x3 = _as_3d(xc, g.dims)
@@ -260,21 +283,33 @@ class Numba(ConvBackend):
         gy = np.ascontiguousarray(grad_y, dtype=work)
         parts = self._parts(g)
         grad_x = np.empty(xc.shape, dtype=work)
+        cache, self._cache = self._cache, None
         if path_for(g) == "winograd":
             u = _winograd_weights(wc)
             ph, pw = g.padding
             block = _block(g)
+            kept = np.empty(0, work)  # the forward's transform of this same x, else recomputed
+            if (
+                cache is not None
+                and cache[0] is x
+                and cache[1:6] == (x.shape, work, g.padding, parts, block)
+            ):
+                kept = cache[6]
+            del cache
             du = np.empty((parts, 16, g.out_channels, g.in_channels), dtype=work)
             if parts == 1:
                 _compiled(
                     lambda: _kernels.winograd_backward_range(
-                        xc, u, gy, grad_x, du[0], ph, pw, block, 0, g.batch
+                        xc, u, gy, grad_x, du[0], ph, pw, block, 0, g.batch, kept
                     )
                 )
             else:
                 _parallel(
-                    lambda: _kernels.winograd_backward(xc, u, gy, grad_x, du, ph, pw, block, parts)
+                    lambda: _kernels.winograd_backward(
+                        xc, u, gy, grad_x, du, ph, pw, block, parts, kept
+                    )
                 )
+            del kept
             grad_w = _winograd_weight_grad(du.sum(axis=0) if parts > 1 else du[0], w.shape)
         else:
             gv = _geometry_vector(g)
