@@ -102,6 +102,7 @@ def test_backward_after_forward_reuses_the_kept_transform_and_releases_it(case) 
     grad_x, grad_w = b.backward(g, x, w, stride, padding, dilation)
     assert b._cache is None  # released by backward
     ref_x, ref_w = conv_backward(g, x, w, stride, padding, dilation)
+    np.testing.assert_allclose(grad_x, ref_x, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(grad_w, ref_w, rtol=1e-10, atol=1e-10)
     # backward read the kept buffer, not x: with it zeroed, grad_w is zero, grad_x unchanged
     b.forward(x, w, stride, padding, dilation)

@@ -8,6 +8,11 @@ Paths, chosen per call from the geometry:
   im2col + GEMM in place, padding never materialised; im2col and col2im through a table of
   source indices built once per call, up to `INDEX_MAX_ENTRIES` entries).
 
+The Winograd forward keeps the batch's transformed input ``V = B^T d B`` (16/4 x the size of
+``x``) for the backward that follows, which uses it for ``grad_w`` only when it gets the same
+``x`` (the same array object, shape and working dtype, the same thread split) and
+recomputes it otherwise; backward releases it, `Numba.clear_cache` too (inference).
+
 Threads: numba's (``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``), one contiguous range of
 images each. Inside that parallel region BLAS is pinned to one thread with ``threadpoolctl``
 (a dependency of this distribution only), since OpenBLAS's own threads would otherwise spin
