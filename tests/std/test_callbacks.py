@@ -263,3 +263,8 @@ def test_callback_output_folders_are_created_before_the_first_epoch(tmp_path: Pa
             X, Y, epochs=1, verbose=0, callbacks=[Spy(), CSVLogger(tmp_path / "blocker" / "l.csv")]
         )
     assert not trained
+
+
+def test_an_unknown_monitor_mode_is_refused_at_construction() -> None:
+    with pytest.raises(sn.ConfigurationError, match=r"EarlyStopping: mode must be 'auto', 'min'"):
+        EarlyStopping(mode="up")

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, TextIO
 import numpy as np
 
 from scratchnet_core import ConfigurationError, Model, hookimpl
-from scratchnet_core.checks import output_path, positive_int, real_in_range
+from scratchnet_core.checks import one_of, output_path, positive_int, real_in_range
 
 __all__ = [
     "CSVLogger",
@@ -41,9 +41,7 @@ log = logging.getLogger(__name__)
 def _mode(owner: str, monitor: str, mode: str, higher: dict[str, bool] | None = None) -> str:
     """``"min"`` or ``"max"``; ``"auto"`` asks the metric (``higher_is_better``, given to
     ``scratchnet_train_start`` as ``config["higher_is_better"]``), else guesses by name."""
-    if mode not in ("auto", "min", "max"):
-        raise ConfigurationError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
-    if mode == "auto":
+    if one_of(owner, "mode", mode, ("auto", "min", "max")) == "auto":
         if higher is not None and monitor in higher:
             return "max" if higher[monitor] else "min"
         return "max" if "acc" in monitor else "min"
