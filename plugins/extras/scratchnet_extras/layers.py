@@ -260,12 +260,14 @@ class _BatchNorm(Layer):
             result: Array = grad * inv_std
             return result
         # synchronised: the batch means of the global loss's gradient
+        total = self._sum
+        assert total is not None  # local training returned through _batch_backward above
         share = self._share
         local = [
             grad.sum(axis=axes, dtype=np.float64),
             (grad * xhat).sum(axis=axes, dtype=np.float64),
         ]
-        sums = self._sum(share * np.concatenate(local)) / (self._count * share)
+        sums = total(share * np.concatenate(local)) / (self._count * share)
         mean_g = sums[: self.num_features].astype(grad.dtype).reshape(view)
         mean_gx = sums[self.num_features :].astype(grad.dtype).reshape(view)
         result = inv_std * (grad - mean_g - xhat * mean_gx)
@@ -288,7 +290,8 @@ class _BatchNorm(Layer):
         result = xhat3 * (scale * (sum_gx / count))[:, None]
         np.subtract(g3 * scale[:, None], result, out=result)
         result -= (scale * (sum_g / count))[:, None]
-        return result.reshape(grad.shape)
+        shaped: Array = result.reshape(grad.shape)
+        return shaped
 
     def output_shape(self, input_shape: Sequence[int]) -> tuple[int, ...]:
         shown = "shape (N, " + ", ".join(str(int(s)) for s in input_shape) + ")"
