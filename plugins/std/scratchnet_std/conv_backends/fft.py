@@ -6,12 +6,31 @@ transforms: ``Y[n, o] = sum_c X[n, c] * conj(W[o, c])``.
 The sum over input channels is one batched matrix product per frequency,
 ``(F, N, C_in) @ (F, C_in, C_out)``, never an FFT per (sample, in, out) triple.
 Transforms have the padded input's size (rounded up to a length ``scipy.fft`` transforms
-fast): circular wrap-around cannot reach the valid outputs, so no extra zero padding is
-needed. Forward keeps the input's and
-the weight's transforms for the backward that follows, which then needs one forward and two
-inverse FFTs:
+fast, see `fast_length`): circular wrap-around cannot reach the valid outputs, so no extra
+zero padding is needed.
 
-- ``dL/dw = IFFT(sum_n conj(G[n]) X[n])`` cropped to the (dilated) kernel,
+Where the time goes, and what this module does about it:
+
+- Layout. Arrays are transformed with their spatial axes first, ``(*spatial, N, C)``, so
+  that a spectrum is already a stack of ``(N, C)`` matrices, one per frequency, and the FFT
+  vectorises over contiguous channels. Moving to and from the callers' ``(N, C, *spatial)``
+  goes through ``(N, *spatial, C)``: two cache-friendly copies cost a third of one direct
+  transposing copy (`_to_spatial_first`, `_to_channels_first`).
+- Conjugates are never computed: the weight's spectrum is made conjugated directly and the
+  output gradient's with ``ihfftn`` (a conjugated ``rfftn``), so every channel sum is a plain
+  matrix product of (possibly transposed) views.
+- Kernels are small: their spectra, and the weight gradient, which is only needed at the
+  kernel taps, are dense DFTs by matrix products (`_kernel_spectrum`, `_kernel_gradient`),
+  one axis at a time, instead of FFTs of mostly zero arrays. Large kernels use FFTs.
+- Inverse transforms stop early: after each complex axis only the rows that reach the
+  result (the output positions, the unpadded input) go on to the next axis (`_inverse`).
+- The channel sums run on two threads, half the frequencies each, when their matrices are
+  too small for BLAS to use its own threads (`_channel_sum`).
+
+Forward keeps the input's and the weight's spectra for the backward that follows, which
+then needs one forward transform and two inverse ones:
+
+- ``dL/dw = IDFT(sum_n conj(G[n]) X[n])`` at the (dilated) kernel taps,
 - ``dL/dx = IFFT(sum_o G[o] W[o])`` cropped to the input,
 
 where ``G`` is the transform of the output gradient spread back onto the stride-1 grid.
@@ -21,7 +40,11 @@ The seed's helpers `convolution` and `valid_convolution_cnn2d` live here.
 
 from __future__ import annotations
 
+import math
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -30,54 +53,192 @@ from scipy import fft as sp_fft
 from scratchnet_core import ConfigurationError, ConvBackend, ShapeError
 from scratchnet_core.interfaces import Array
 
-from ._common import ConvGeometry, geometry, pad
+from ._common import ConvGeometry, geometry
 from ._cost import fft_seconds
 
 __all__ = ["FFT", "convolution", "fast_length", "valid_convolution_cnn2d"]
 
 
 _WORKERS = os.cpu_count() or 1
+# A 7-smooth length is taken over the next 5-smooth one when it has 5% fewer points:
+# pocketfft's radix-7 passes cost up to 5% more per point (measured on 21-70).
+_SEVEN_SMOOTH_GAIN = 1.05
+# Channel sums: split over two threads from this many complex multiply-adds, as long as one
+# frequency's product is below OpenBLAS's own threading threshold (m n k < 4 * 65536).
+_SPLIT_MIN_WORK = 1 << 20
+_BLAS_THREADED_WORK = 1 << 18
+
+
+def _smooth(n: int, primes: tuple[int, ...]) -> bool:
+    for p in primes:
+        while n % p == 0:
+            n //= p
+    return n == 1
 
 
 def fast_length(n: int) -> int:
-    """Smallest length ``>= n`` that the real FFT transforms fast (2-3-5-smooth).
+    """Smallest length ``>= n`` that the real FFT transforms fast: 5-smooth, or 7-smooth
+    where that saves more than 5% of the points.
 
     >>> fast_length(28), fast_length(97)
-    (30, 100)
+    (28, 100)
     """
-    return int(sp_fft.next_fast_len(n, real=True))
+    five = int(sp_fft.next_fast_len(n, real=True))
+    seven = next(m for m in range(n, five + 1) if _smooth(m, (2, 3, 5, 7)))
+    return seven if seven * _SEVEN_SMOOTH_GAIN < five else five
 
 
-def _dilate(w: Array, dilation: tuple[int, ...]) -> Array:
-    """Insert ``dilation - 1`` zeros between kernel taps."""
-    if all(d == 1 for d in dilation):
-        return w
-    shape = (*w.shape[:2], *(d * (k - 1) + 1 for k, d in zip(w.shape[2:], dilation, strict=True)))
-    out = np.zeros(shape, dtype=w.dtype)
-    out[(slice(None), slice(None), *(slice(None, None, d) for d in dilation))] = w
+def _use_dft(kernel: int, length: int) -> bool:
+    """Whether a kernel axis is transformed by a dense DFT (a matrix product) or an FFT."""
+    return kernel <= 2 * math.log2(length) + 2
+
+
+@lru_cache(maxsize=128)
+def _phases(length: int, taps: int, step: int, inverse: bool, half: bool, dtype: str) -> Array:
+    """DFT matrix between ``taps`` kernel taps ``step`` apart and the frequencies of ``length``.
+
+    Forward (conjugated spectrum): ``(F, taps)``, ``exp(+2 pi i f t / length)``. Inverse:
+    ``(taps, F)``, ``exp(+2 pi i f t / length) / length``; with ``half`` (the last, real axis)
+    the columns of the frequencies that stand for two count twice.
+    """
+    f = np.arange(length // 2 + 1 if half else length)
+    t = np.arange(taps) * step
+    m = np.exp(2j * np.pi * (np.outer(f, t) % length) / length)
+    if inverse:
+        m = m.T / length
+        if half:
+            m[:, 1 : (length + 1) // 2] *= 2
+    out = np.ascontiguousarray(m.astype(dtype))
+    out.flags.writeable = False
     return out
 
 
-def _spatial_first(a: Array) -> Array:
-    """``(A, B, *spatial)`` -> contiguous ``(*spatial, A, B)``."""
+def _to_spatial_first(a: Array, lengths: tuple[int, ...], where: tuple[slice, ...]) -> Array:
+    """``a: (A, B, *spatial)`` placed at ``where`` in zeros of shape ``(*lengths, A, B)``."""
     d = a.ndim - 2
-    return np.ascontiguousarray(a.transpose(*range(2, 2 + d), 0, 1))
+    n, c = a.shape[:2]
+    buf = np.empty((*lengths, n, c), a.dtype)
+    if any(s.step not in (None, 1) for s in where):
+        buf.fill(0)
+    else:  # zero only what ``a`` does not cover
+        for i, s in enumerate(where):
+            lead = (slice(None),) * i
+            buf[(*lead, slice(0, s.start))] = 0
+            buf[(*lead, slice(s.stop, None))] = 0
+    # (A, B, P) -> (A, P, B): one small transpose per A, then runs of B for the big move
+    tmp = np.empty((n, *a.shape[2:], c), a.dtype)
+    tmp.reshape(n, -1, c)[...] = a.reshape(n, c, -1).transpose(0, 2, 1)
+    buf[where] = tmp.transpose(*range(1, 1 + d), 0, d + 1)
+    return buf
 
 
-def _spatial_last(a: Array) -> Array:
-    """``(*spatial, A, B)`` -> contiguous ``(A, B, *spatial)``."""
+def _to_channels_first(a: Array, dtype: Any) -> Array:
+    """``(*spatial, A, B)`` (any strides) -> contiguous ``(A, B, *spatial)`` of ``dtype``."""
     d = a.ndim - 2
-    return np.ascontiguousarray(a.transpose(d, d + 1, *range(d)))
+    n, c = a.shape[d:]
+    tmp = np.empty((n, *a.shape[:d], c), a.dtype)
+    tmp[...] = a.transpose(d, *range(d), d + 1)
+    out = np.empty((n, c, *a.shape[:d]), dtype)
+    out.reshape(n, c, -1)[...] = tmp.reshape(n, -1, c).transpose(0, 2, 1)
+    return out
 
 
-def _swap(m: Array, conj: bool = False) -> Array:
-    """``(*F, A, B)`` -> contiguous ``(*F, B, A)``, conjugated on request."""
-    out = np.empty((*m.shape[:-2], m.shape[-1], m.shape[-2]), dtype=m.dtype)
-    if conj:
-        np.conjugate(m.swapaxes(-1, -2), out=out)
+_pool_lock = threading.Lock()
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The module's two worker threads (made again in a forked child)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(2, thread_name_prefix="scratchnet-fft"))
+        return _pool[1]
+
+
+def _channel_sum(a: Array, b: Array) -> Array:
+    """``a @ b`` over stacks of per-frequency matrices ``(*F, m, k) @ (*F, k, n)``."""
+    m, k = a.shape[-2:]
+    n = b.shape[-1]
+    per_frequency = m * k * n
+    frequencies = a.size // (m * k)
+    if (
+        _WORKERS < 2
+        or a.shape[0] < 2
+        or per_frequency >= _BLAS_THREADED_WORK
+        or per_frequency * frequencies < _SPLIT_MIN_WORK
+    ):
+        return np.matmul(a, b)
+    out = np.empty((*a.shape[:-1], n), np.result_type(a, b))
+    half = a.shape[0] // 2
+    job = _executor().submit(np.matmul, a[half:], b[half:], out=out[half:])
+    np.matmul(a[:half], b[:half], out=out[:half])
+    job.result()
+    return out
+
+
+def _kernel_taps(g: ConvGeometry) -> tuple[slice, ...]:
+    return tuple(slice(0, k, d) for k, d in zip(g.dilated, g.dilation, strict=True))
+
+
+def _kernel_spectrum(w: Array, g: ConvGeometry, lengths: tuple[int, ...]) -> Array:
+    """``conj(rfftn(w))`` of the dilated kernel at ``lengths``: ``(*F, C_in, C_out)``."""
+    d = g.dims
+    ctype = np.result_type(w, np.complex64)
+    if not all(_use_dft(k, n) for k, n in zip(g.kernel, lengths, strict=True)):
+        spread = _to_spatial_first(w.transpose(1, 0, *range(2, 2 + d)), lengths, _kernel_taps(g))
+        return sp_fft.ihfftn(  # ihfftn(v, norm="forward") == conj(rfftn(v))
+            spread, axes=tuple(range(d)), norm="forward", overwrite_x=True, workers=_WORKERS
+        )
+    pairs = g.in_channels * g.out_channels
+    # (*kernel, C_in, C_out); then one axis at a time, the last (half spectrum) first
+    t = np.ascontiguousarray(w.transpose(*range(2, 2 + d), 1, 0), dtype=ctype)
+    half = lengths[-1] // 2 + 1
+    e = _phases(lengths[-1], g.kernel[-1], g.dilation[-1], False, True, ctype.str)
+    t = np.matmul(e, t.reshape(-1, g.kernel[-1], pairs))  # (*kernel[:-1], F, pairs)
+    rest = half * pairs
+    for i in range(d - 2, -1, -1):
+        e = _phases(lengths[i], g.kernel[i], g.dilation[i], False, False, ctype.str)
+        t = np.matmul(e, t.reshape(-1, g.kernel[i], rest))
+        rest *= lengths[i]
+    return t.reshape(*lengths[:-1], half, g.in_channels, g.out_channels)
+
+
+def _kernel_gradient(s: Array, g: ConvGeometry, lengths: tuple[int, ...], dtype: Any) -> Array:
+    """The weight gradient from its spectrum ``s: (*F, C_out, C_in)``, at the kernel taps."""
+    d = g.dims
+    if not all(_use_dft(k, n) for k, n in zip(g.kernel, lengths, strict=True)):
+        full = sp_fft.irfftn(s, s=lengths, axes=tuple(range(d)), workers=_WORKERS)
+        return _to_channels_first(full[_kernel_taps(g)], dtype)
+    pairs = g.in_channels * g.out_channels
+    t, lead = s, 1
+    for i in range(d - 1):
+        e = _phases(lengths[i], g.kernel[i], g.dilation[i], True, False, s.dtype.str)
+        t = np.matmul(e, t.reshape(lead, lengths[i], -1))
+        lead *= g.kernel[i]
+    e = _phases(lengths[-1], g.kernel[-1], g.dilation[-1], True, True, s.dtype.str)
+    taps = np.matmul(e, t.reshape(lead, lengths[-1] // 2 + 1, pairs)).real
+    return _to_channels_first(taps.reshape(*g.kernel, g.out_channels, g.in_channels), dtype)
+
+
+def _inverse(spec: Array, lengths: tuple[int, ...], keep: tuple[slice, ...], conj: bool) -> Array:
+    """``irfftn(spec)`` (``conj``: of ``conj(spec)``) over the leading axes, at ``keep`` only.
+
+    One axis at a time; after each complex axis only the kept rows go on to the next.
+    """
+    d = len(lengths)
+    for i in range(d - 1):
+        if conj:  # fft(v, norm="forward") == conj(ifft(conj(v)))
+            spec = sp_fft.fft(spec, axis=i, norm="forward", overwrite_x=i > 0, workers=_WORKERS)
+        else:
+            spec = sp_fft.ifft(spec, axis=i, overwrite_x=i > 0, workers=_WORKERS)
+        spec = spec[(*(slice(None),) * i, keep[i])]
+    if conj:  # hfft(v, norm="forward") == irfft(conj(v))
+        r = sp_fft.hfft(spec, n=lengths[-1], axis=d - 1, norm="forward", workers=_WORKERS)
     else:
-        np.copyto(out, m.swapaxes(-1, -2))
-    return out
+        r = sp_fft.irfft(spec, n=lengths[-1], axis=d - 1, workers=_WORKERS)
+    result: Array = r[(*(slice(None),) * (d - 1), keep[-1])]
+    return result
 
 
 class FFT(ConvBackend):
@@ -85,7 +246,7 @@ class FFT(ConvBackend):
 
     Arrays are transformed with their spatial axes first, ``(*spatial, N, C)``, so that the
     spectrum is already a stack of ``(N, C)`` matrices, one per frequency, for the channel
-    sums; no complex array is ever transposed.
+    sums; no complex array is ever transposed or conjugated.
 
     Examples
     --------
@@ -100,8 +261,14 @@ class FFT(ConvBackend):
         self._cache: tuple[Any, ...] | None = None
 
     @staticmethod
-    def _plan(g: ConvGeometry) -> tuple[tuple[int, ...], tuple[int, ...]]:
-        return tuple(fast_length(s) for s in g.padded), tuple(range(g.dims))
+    def _plan(
+        g: ConvGeometry,
+    ) -> tuple[tuple[int, ...], tuple[int, ...], tuple[slice, ...], tuple[slice, ...]]:
+        """FFT lengths, spatial axes, where the input sits in the padded grid, and the
+        stride-1 grid positions of the outputs."""
+        inner = tuple(slice(p, s - p) for p, s in zip(g.padding, g.padded, strict=True))
+        keep = tuple(slice(0, st * (n - 1) + 1, st) for st, n in zip(g.stride, g.out, strict=True))
+        return tuple(fast_length(s) for s in g.padded), tuple(range(g.dims)), inner, keep
 
     def estimate(
         self,
@@ -116,6 +283,15 @@ class FFT(ConvBackend):
         g = ConvGeometry(tuple(x_shape), tuple(w_shape), stride, padding, dilation, "fft")
         return fft_seconds(g, dtype)
 
+    def _spectra(self, x: Array, w: Array, g: ConvGeometry) -> tuple[Array, Array]:
+        """The input's spectrum ``(*F, N, C_in)`` and the weight's, conjugated,
+        ``(*F, C_in, C_out)``."""
+        lengths, axes, inner, _ = self._plan(g)
+        xf = sp_fft.rfftn(
+            _to_spatial_first(x, lengths, inner), axes=axes, overwrite_x=True, workers=_WORKERS
+        )
+        return xf, _kernel_spectrum(w, g, lengths)
+
     def forward(
         self,
         x: Array,
@@ -125,16 +301,11 @@ class FFT(ConvBackend):
         dilation: tuple[int, ...],
     ) -> Array:
         g = geometry(x, w, stride, padding, dilation, "fft")
-        lengths, axes = self._plan(g)
-        xf = sp_fft.rfftn(_spatial_first(pad(x, padding)), s=lengths, axes=axes, workers=_WORKERS)
-        wf = sp_fft.rfftn(
-            _spatial_first(_dilate(w, dilation)), s=lengths, axes=axes, workers=_WORKERS
-        )
-        wf_h = _swap(wf, conj=True)  # (*F, C_in, C_out), conjugated
-        y = sp_fft.irfftn(xf @ wf_h, s=lengths, axes=axes, workers=_WORKERS)  # (*L, N, C_out)
-        self._cache = (x, w, g.stride, g.padding, g.dilation, xf, wf)
-        crop = tuple(slice(0, st * (n - 1) + 1, st) for st, n in zip(g.stride, g.out, strict=True))
-        return _spatial_last(y[crop]).astype(np.result_type(x, w), copy=False)
+        lengths, _, _, keep = self._plan(g)
+        xf, wc = self._spectra(x, w, g)
+        y = _inverse(_channel_sum(xf, wc), lengths, keep, conj=False)  # (*out, N, C_out)
+        self._cache = (x, w, g.stride, g.padding, g.dilation, xf, wc)
+        return _to_channels_first(y, np.result_type(x, w))
 
     def backward(
         self,
@@ -146,7 +317,7 @@ class FFT(ConvBackend):
         dilation: tuple[int, ...],
     ) -> tuple[Array, Array]:
         g = geometry(x, w, stride, padding, dilation, "fft")
-        lengths, axes = self._plan(g)
+        lengths, axes, inner, keep = self._plan(g)
         cache, self._cache = self._cache, None
         if (
             cache is not None
@@ -154,32 +325,21 @@ class FFT(ConvBackend):
             and cache[1] is w
             and cache[2:5] == (g.stride, g.padding, g.dilation)
         ):
-            xf, wf = cache[5], cache[6]
+            xf, wc = cache[5], cache[6]
         else:
-            xf = sp_fft.rfftn(
-                _spatial_first(pad(x, padding)), s=lengths, axes=axes, workers=_WORKERS
-            )
-            wf = sp_fft.rfftn(
-                _spatial_first(_dilate(w, dilation)), s=lengths, axes=axes, workers=_WORKERS
-            )
-        # the output gradient, spatial axes first, on the stride-1 grid of valid positions
-        gy = _spatial_first(grad_y)
-        if any(st > 1 for st in g.stride):
-            full = tuple(s - k + 1 for s, k in zip(g.padded, g.dilated, strict=True))
-            spread = np.zeros((*full, g.batch, g.out_channels), dtype=grad_y.dtype)
-            spread[tuple(slice(None, None, st) for st in g.stride)] = gy
-            gy = spread
-        gf = sp_fft.rfftn(gy, s=lengths, axes=axes, workers=_WORKERS)  # (*F, N, C_out)
+            xf, wc = self._spectra(x, w, g)
         dtype = np.result_type(x, w)
-
-        gw = sp_fft.irfftn(_swap(gf, conj=True) @ xf, s=lengths, axes=axes, workers=_WORKERS)
-        taps = tuple(slice(0, k, d) for k, d in zip(g.dilated, g.dilation, strict=True))
-        grad_w = _spatial_last(gw[taps]).astype(dtype, copy=False)  # (C_out, C_in, *kernel)
-
-        gx = sp_fft.irfftn(gf @ wf, s=lengths, axes=axes, workers=_WORKERS)  # (*L, N, C_in)
-        inner = tuple(slice(p, p + s - 2 * p) for p, s in zip(g.padding, g.padded, strict=True))
-        grad_x = _spatial_last(gx[inner]).astype(dtype, copy=False)
-        return grad_x, grad_w
+        # conj(G): the output gradient on the stride-1 grid of valid positions, transformed
+        gc = sp_fft.ihfftn(
+            _to_spatial_first(grad_y, lengths, keep),
+            axes=axes,
+            norm="forward",
+            overwrite_x=True,
+            workers=_WORKERS,
+        )  # (*F, N, C_out)
+        grad_w = _kernel_gradient(_channel_sum(gc.swapaxes(-1, -2), xf), g, lengths, dtype)
+        gx = _inverse(_channel_sum(gc, wc.swapaxes(-1, -2)), lengths, inner, conj=True)
+        return _to_channels_first(gx, dtype), grad_w
 
     def clear_cache(self) -> None:
         self._cache = None
