@@ -125,10 +125,14 @@ def _to_spatial_first(a: Array, lengths: tuple[int, ...], where: tuple[slice, ..
             lead = (slice(None),) * i
             buf[(*lead, slice(0, s.start))] = 0
             buf[(*lead, slice(s.stop, None))] = 0
-    # (A, B, P) -> (A, P, B): one small transpose per A, then runs of B for the big move
-    tmp = np.empty((n, *a.shape[2:], c), a.dtype)
-    tmp.reshape(n, -1, c)[...] = a.reshape(n, c, -1).transpose(0, 2, 1)
-    buf[where] = tmp.transpose(*range(1, 1 + d), 0, d + 1)
+    # blocks of (A, B) pairs of about 128 KiB: the strided reads of a block stay in cache
+    pairs = n * c
+    step = max(1, (1 << 17) // max(1, a[0, 0].nbytes), -(-pairs // 64))
+    src = a.reshape(pairs, *a.shape[2:])
+    dst = buf.reshape(*lengths, pairs)[where]
+    order = (*range(1, 1 + d), 0)
+    for start in range(0, pairs, step):
+        dst[..., start : start + step] = src[start : start + step].transpose(order)
     return buf
 
 
@@ -168,7 +172,8 @@ def _channel_sum(a: Array, b: Array) -> Array:
         or per_frequency >= _BLAS_THREADED_WORK
         or per_frequency * frequencies < _SPLIT_MIN_WORK
     ):
-        return np.matmul(a, b)
+        product: Array = np.matmul(a, b)
+        return product
     out = np.empty((*a.shape[:-1], n), np.result_type(a, b))
     half = a.shape[0] // 2
     job = _executor().submit(np.matmul, a[half:], b[half:], out=out[half:])
@@ -181,27 +186,35 @@ def _kernel_taps(g: ConvGeometry) -> tuple[slice, ...]:
     return tuple(slice(0, k, d) for k, d in zip(g.dilated, g.dilation, strict=True))
 
 
+def _along(m: Array, t: Array, axis: int) -> Array:
+    """Apply the matrix ``m: (p, q)`` along ``axis`` (of length ``q``, not the last) of ``t``.
+
+    One matrix product per position of the other leading axes, each ``(p, q) @ (q, last)``:
+    small products run on the calling thread, where one large one would wake BLAS's threads,
+    which costs more than it saves on products this size and stalls under load.
+    """
+    out = np.empty((*t.shape[:axis], m.shape[0], *t.shape[axis + 1 :]), np.result_type(m, t))
+    np.matmul(m, np.moveaxis(t, axis, -2), out=np.moveaxis(out, axis, -2))
+    return out
+
+
 def _kernel_spectrum(w: Array, g: ConvGeometry, lengths: tuple[int, ...]) -> Array:
     """``conj(rfftn(w))`` of the dilated kernel at ``lengths``: ``(*F, C_in, C_out)``."""
     d = g.dims
     ctype = np.result_type(w, np.complex64)
     if not all(_use_dft(k, n) for k, n in zip(g.kernel, lengths, strict=True)):
         spread = _to_spatial_first(w.transpose(1, 0, *range(2, 2 + d)), lengths, _kernel_taps(g))
-        return sp_fft.ihfftn(  # ihfftn(v, norm="forward") == conj(rfftn(v))
+        spectrum: Array = sp_fft.ihfftn(  # ihfftn(v, norm="forward") == conj(rfftn(v))
             spread, axes=tuple(range(d)), norm="forward", overwrite_x=True, workers=_WORKERS
         )
-    pairs = g.in_channels * g.out_channels
-    # (*kernel, C_in, C_out); then one axis at a time, the last (half spectrum) first
-    t = np.ascontiguousarray(w.transpose(*range(2, 2 + d), 1, 0), dtype=ctype)
-    half = lengths[-1] // 2 + 1
-    e = _phases(lengths[-1], g.kernel[-1], g.dilation[-1], False, True, ctype.str)
-    t = np.matmul(e, t.reshape(-1, g.kernel[-1], pairs))  # (*kernel[:-1], F, pairs)
-    rest = half * pairs
-    for i in range(d - 2, -1, -1):
-        e = _phases(lengths[i], g.kernel[i], g.dilation[i], False, False, ctype.str)
-        t = np.matmul(e, t.reshape(-1, g.kernel[i], rest))
-        rest *= lengths[i]
-    return t.reshape(*lengths[:-1], half, g.in_channels, g.out_channels)
+        return spectrum
+    # (*kernel, C_in * C_out); then one axis at a time, the last (half spectrum) first
+    t: Array = np.ascontiguousarray(w.transpose(*range(2, 2 + d), 1, 0), dtype=ctype)
+    t = t.reshape(*g.kernel, g.in_channels * g.out_channels)
+    for i in range(d - 1, -1, -1):
+        half = i == d - 1
+        t = _along(_phases(lengths[i], g.kernel[i], g.dilation[i], False, half, ctype.str), t, i)
+    return t.reshape(*t.shape[:-1], g.in_channels, g.out_channels)
 
 
 def _kernel_gradient(s: Array, g: ConvGeometry, lengths: tuple[int, ...], dtype: Any) -> Array:
@@ -210,15 +223,12 @@ def _kernel_gradient(s: Array, g: ConvGeometry, lengths: tuple[int, ...], dtype:
     if not all(_use_dft(k, n) for k, n in zip(g.kernel, lengths, strict=True)):
         full = sp_fft.irfftn(s, s=lengths, axes=tuple(range(d)), workers=_WORKERS)
         return _to_channels_first(full[_kernel_taps(g)], dtype)
-    pairs = g.in_channels * g.out_channels
-    t, lead = s, 1
-    for i in range(d - 1):
-        e = _phases(lengths[i], g.kernel[i], g.dilation[i], True, False, s.dtype.str)
-        t = np.matmul(e, t.reshape(lead, lengths[i], -1))
-        lead *= g.kernel[i]
-    e = _phases(lengths[-1], g.kernel[-1], g.dilation[-1], True, True, s.dtype.str)
-    taps = np.matmul(e, t.reshape(lead, lengths[-1] // 2 + 1, pairs)).real
-    return _to_channels_first(taps.reshape(*g.kernel, g.out_channels, g.in_channels), dtype)
+    t = s.reshape(*s.shape[:d], g.in_channels * g.out_channels)
+    for i in range(d):
+        half = i == d - 1
+        t = _along(_phases(lengths[i], g.kernel[i], g.dilation[i], True, half, s.dtype.str), t, i)
+    taps = t.real.reshape(*g.kernel, g.out_channels, g.in_channels)
+    return _to_channels_first(taps, dtype)
 
 
 def _inverse(spec: Array, lengths: tuple[int, ...], keep: tuple[slice, ...], conj: bool) -> Array:
