@@ -24,8 +24,6 @@ Where the time goes, and what this module does about it:
   one axis at a time, instead of FFTs of mostly zero arrays. Large kernels use FFTs.
 - Inverse transforms stop early: after each complex axis only the rows that reach the
   result (the output positions, the unpadded input) go on to the next axis (`_inverse`).
-- The channel sums run on two threads, half the frequencies each, when their matrices are
-  too small for BLAS to use its own threads (`_channel_sum`).
 
 Forward keeps the input's and the weight's spectra for the backward that follows, which
 then needs one forward transform and two inverse ones:
@@ -42,8 +40,6 @@ from __future__ import annotations
 
 import math
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -63,10 +59,6 @@ _WORKERS = os.cpu_count() or 1
 # A 7-smooth length is taken over the next 5-smooth one when it has 5% fewer points:
 # pocketfft's radix-7 passes cost up to 5% more per point (measured on 21-70).
 _SEVEN_SMOOTH_GAIN = 1.05
-# Channel sums: split over two threads from this many complex multiply-adds, as long as one
-# frequency's product is below OpenBLAS's own threading threshold (m n k < 4 * 65536).
-_SPLIT_MIN_WORK = 1 << 20
-_BLAS_THREADED_WORK = 1 << 18
 
 
 def _smooth(n: int, primes: tuple[int, ...]) -> bool:
@@ -144,41 +136,6 @@ def _to_channels_first(a: Array, dtype: Any) -> Array:
     tmp[...] = a.transpose(d, *range(d), d + 1)
     out = np.empty((n, c, *a.shape[:d]), dtype)
     out.reshape(n, c, -1)[...] = tmp.reshape(n, -1, c).transpose(0, 2, 1)
-    return out
-
-
-_pool_lock = threading.Lock()
-_pool: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    """The module's two worker threads (made again in a forked child)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(2, thread_name_prefix="scratchnet-fft"))
-        return _pool[1]
-
-
-def _channel_sum(a: Array, b: Array) -> Array:
-    """``a @ b`` over stacks of per-frequency matrices ``(*F, m, k) @ (*F, k, n)``."""
-    m, k = a.shape[-2:]
-    n = b.shape[-1]
-    per_frequency = m * k * n
-    frequencies = a.size // (m * k)
-    if (
-        _WORKERS < 2
-        or a.shape[0] < 2
-        or per_frequency >= _BLAS_THREADED_WORK
-        or per_frequency * frequencies < _SPLIT_MIN_WORK
-    ):
-        product: Array = np.matmul(a, b)
-        return product
-    out = np.empty((*a.shape[:-1], n), np.result_type(a, b))
-    half = a.shape[0] // 2
-    job = _executor().submit(np.matmul, a[half:], b[half:], out=out[half:])
-    np.matmul(a[:half], b[:half], out=out[:half])
-    job.result()
     return out
 
 
@@ -313,7 +270,7 @@ class FFT(ConvBackend):
         g = geometry(x, w, stride, padding, dilation, "fft")
         lengths, _, _, keep = self._plan(g)
         xf, wc = self._spectra(x, w, g)
-        y = _inverse(_channel_sum(xf, wc), lengths, keep, conj=False)  # (*out, N, C_out)
+        y = _inverse(np.matmul(xf, wc), lengths, keep, conj=False)  # (*out, N, C_out)
         self._cache = (x, w, g.stride, g.padding, g.dilation, xf, wc)
         return _to_channels_first(y, np.result_type(x, w))
 
@@ -347,8 +304,8 @@ class FFT(ConvBackend):
             overwrite_x=True,
             workers=_WORKERS,
         )  # (*F, N, C_out)
-        grad_w = _kernel_gradient(_channel_sum(gc.swapaxes(-1, -2), xf), g, lengths, dtype)
-        gx = _inverse(_channel_sum(gc, wc.swapaxes(-1, -2)), lengths, inner, conj=True)
+        grad_w = _kernel_gradient(np.matmul(gc.swapaxes(-1, -2), xf), g, lengths, dtype)
+        gx = _inverse(np.matmul(gc, wc.swapaxes(-1, -2)), lengths, inner, conj=True)
         return _to_channels_first(gx, dtype), grad_w
 
     def clear_cache(self) -> None:
