@@ -192,6 +192,7 @@ def _inverse(spec: Array, lengths: tuple[int, ...], keep: tuple[slice, ...], con
     """``irfftn(spec)`` (``conj``: of ``conj(spec)``) over the leading axes, at ``keep`` only.
 
     One axis at a time; after each complex axis only the kept rows go on to the next.
+    ``spec`` is overwritten.
     """
     d = len(lengths)
     for i in range(d - 1):
