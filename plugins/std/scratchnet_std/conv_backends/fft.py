@@ -60,6 +60,9 @@ _WORKERS = os.cpu_count() or 1
 # A 7-smooth length is taken over the next 5-smooth one when it has 5% fewer points:
 # pocketfft's radix-7 passes cost up to 5% more per point (measured on 21-70).
 _SEVEN_SMOOTH_GAIN = 1.05
+# Complex matrix products up to this many multiply-adds run on one thread in OpenBLAS
+# (measured: 28 x 7 x 512 used two threads, 15 x 7 x 512 one).
+_SERIAL_PRODUCT = 1 << 16
 
 
 def _smooth(n: int, primes: tuple[int, ...]) -> bool:
@@ -152,12 +155,17 @@ def _kernel_taps(g: ConvGeometry) -> tuple[slice, ...]:
 def _along(m: Array, t: Array, axis: int) -> Array:
     """Apply the matrix ``m: (p, q)`` along ``axis`` (of length ``q``, not the last) of ``t``.
 
-    One matrix product per position of the other leading axes, each ``(p, q) @ (q, last)``:
-    small products run on the calling thread, where one large one would wake BLAS's threads,
-    which costs more than it saves on products this size and stalls under load.
+    Products ``(p, q) @ (q, columns)``, one per position of the other leading axes, with
+    at most `_SERIAL_PRODUCT` multiply-adds each: OpenBLAS runs those on the calling
+    thread. Larger ones wake its threads, which saves microseconds on a quiet machine and
+    cost up to 100 ms a call when another process kept a core busy (measured on 2 cores).
     """
     out = np.empty((*t.shape[:axis], m.shape[0], *t.shape[axis + 1 :]), np.result_type(m, t))
-    np.matmul(m, np.moveaxis(t, axis, -2), out=np.moveaxis(out, axis, -2))
+    src, dst = np.moveaxis(t, axis, -2), np.moveaxis(out, axis, -2)
+    columns = t.shape[-1]
+    step = max(1, min(columns, _SERIAL_PRODUCT // m.size))
+    for start in range(0, columns, step):
+        np.matmul(m, src[..., start : start + step], out=dst[..., start : start + step])
     return out
 
 
@@ -194,10 +202,15 @@ def _kernel_gradient(s: Array, g: ConvGeometry, lengths: tuple[int, ...], dtype:
     return _to_channels_first(taps, dtype)
 
 
-def _inverse(spec: Array, lengths: tuple[int, ...], keep: tuple[slice, ...], conj: bool) -> Array:
-    """``irfftn(spec)`` (``conj``: of ``conj(spec)``) over the leading axes, at ``keep`` only.
+def _inverse(
+    spec: Array, lengths: tuple[int, ...], keep: tuple[slice, ...], conj: bool, dtype: Any
+) -> Array:
+    """``irfftn`` (``conj``: of the conjugate) of ``spec: (*F, A, B)`` over its leading axes,
+    at ``keep`` only, as a contiguous ``(A, B, *kept)`` array of ``dtype``.
 
-    One axis at a time; after each complex axis only the kept rows go on to the next.
+    One axis at a time; after each complex axis only the kept rows go on to the next. The
+    last (real) pass reads its input with ``A`` moved first, so that its output is already
+    ``(A, *kept, B)`` and one copy in cache-sized runs makes the callers' layout.
     """
     d = len(lengths)
     for i in range(d - 1):
@@ -206,12 +219,15 @@ def _inverse(spec: Array, lengths: tuple[int, ...], keep: tuple[slice, ...], con
         else:
             spec = sp_fft.ifft(spec, axis=i, overwrite_x=i > 0, workers=_WORKERS)
         spec = spec[(*(slice(None),) * i, keep[i])]
+    spec = np.moveaxis(spec, d, 0)  # (A, *kept, F, B)
     if conj:  # hfft(v, norm="forward") == irfft(conj(v))
-        r = sp_fft.hfft(spec, n=lengths[-1], axis=d - 1, norm="forward", workers=_WORKERS)
+        r = sp_fft.hfft(spec, n=lengths[-1], axis=d, norm="forward", workers=_WORKERS)
     else:
-        r = sp_fft.irfft(spec, n=lengths[-1], axis=d - 1, workers=_WORKERS)
-    result: Array = r[(*(slice(None),) * (d - 1), keep[-1])]
-    return result
+        r = sp_fft.irfft(spec, n=lengths[-1], axis=d, workers=_WORKERS)
+    kept = r[(*(slice(None),) * d, keep[-1])]  # (A, *kept, B)
+    out = np.empty((kept.shape[0], kept.shape[-1], *kept.shape[1:-1]), dtype)
+    out[...] = kept.transpose(0, d + 1, *range(1, d + 1))
+    return out
 
 
 class FFT(ConvBackend):
@@ -276,9 +292,9 @@ class FFT(ConvBackend):
         g = geometry(x, w, stride, padding, dilation, "fft")
         lengths, _, _, keep = self._plan(g)
         xf, wc = self._spectra(x, w, g)
-        y = _inverse(np.matmul(xf, wc), lengths, keep, conj=False)  # (*out, N, C_out)
+        y = _inverse(np.matmul(xf, wc), lengths, keep, False, np.result_type(x, w))
         self._cache = (x, w, g.stride, g.padding, g.dilation, xf, wc)
-        return _to_channels_first(y, np.result_type(x, w))
+        return y
 
     def backward(
         self,
@@ -311,8 +327,8 @@ class FFT(ConvBackend):
             workers=_WORKERS,
         )  # (*F, N, C_out)
         grad_w = _kernel_gradient(np.matmul(gc.swapaxes(-1, -2), xf), g, lengths, dtype)
-        gx = _inverse(np.matmul(gc, wc.swapaxes(-1, -2)), lengths, inner, conj=True)
-        return _to_channels_first(gx, dtype), grad_w
+        grad_x = _inverse(np.matmul(gc, wc.swapaxes(-1, -2)), lengths, inner, True, dtype)
+        return grad_x, grad_w
 
     def clear_cache(self) -> None:
         self._cache = None
