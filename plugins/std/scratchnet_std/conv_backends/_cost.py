@@ -43,12 +43,6 @@ FFT_COEF = (3.631e-07, 1.576e-07, 0.3129)  # median relative error 0.14
 BATCH_LAST = (0.5, 6.4, 16.0, 0.6)
 
 
-def _fast_length(n: int) -> int:
-    from .fft import fast_length
-
-    return fast_length(n)
-
-
 def features(g: ConvGeometry) -> dict[str, float]:
     """The shape quantities the cost models use.
 
@@ -56,11 +50,15 @@ def features(g: ConvGeometry) -> dict[str, float]:
     >>> features(g)["im2col"]
     3456.0
     """
+    from .fft import _use_dft, fast_length
+
     n, c, o = g.batch, g.in_channels, g.out_channels
-    lengths = [_fast_length(s) for s in g.padded]
+    lengths = [fast_length(s) for s in g.padded]
     points = math.prod(lengths)
     freqs = points // lengths[-1] * (lengths[-1] // 2 + 1)
-    maps = 2 * n * c + 2 * o * c + 2 * n * o
+    maps = 2 * n * c + 2 * n * o  # the kernels' two take dense DFTs unless they are large
+    if not all(_use_dft(k, m) for k, m in zip(g.kernel, lengths, strict=True)):
+        maps += 2 * o * c
     return {
         "gemm_flops": 6.0 * n * g.positions * c * g.kernel_size * o,
         "im2col": float(n * g.positions * c * g.kernel_size),

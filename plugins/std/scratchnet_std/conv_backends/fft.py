@@ -202,6 +202,16 @@ def _kernel_gradient(s: Array, g: ConvGeometry, lengths: tuple[int, ...], dtype:
     return _to_channels_first(taps, dtype)
 
 
+def _product(a: Array, b: Array) -> Array:
+    """``a @ b`` over stacks of per-frequency matrices; for one input channel an outer
+    product (broadcast), which skips a BLAS call per frequency."""
+    if a.shape[-1] == 1:
+        outer: Array = a * b
+        return outer
+    product: Array = np.matmul(a, b)
+    return product
+
+
 def _inverse(
     spec: Array, lengths: tuple[int, ...], keep: tuple[slice, ...], conj: bool, dtype: Any
 ) -> Array:
@@ -292,7 +302,7 @@ class FFT(ConvBackend):
         g = geometry(x, w, stride, padding, dilation, "fft")
         lengths, _, _, keep = self._plan(g)
         xf, wc = self._spectra(x, w, g)
-        y = _inverse(np.matmul(xf, wc), lengths, keep, False, np.result_type(x, w))
+        y = _inverse(_product(xf, wc), lengths, keep, False, np.result_type(x, w))
         self._cache = (x, w, g.stride, g.padding, g.dilation, xf, wc)
         return y
 
@@ -326,8 +336,8 @@ class FFT(ConvBackend):
             overwrite_x=True,
             workers=_WORKERS,
         )  # (*F, N, C_out)
-        grad_w = _kernel_gradient(np.matmul(gc.swapaxes(-1, -2), xf), g, lengths, dtype)
-        grad_x = _inverse(np.matmul(gc, wc.swapaxes(-1, -2)), lengths, inner, True, dtype)
+        grad_w = _kernel_gradient(_product(gc.swapaxes(-1, -2), xf), g, lengths, dtype)
+        grad_x = _inverse(_product(gc, wc.swapaxes(-1, -2)), lengths, inner, True, dtype)
         return grad_x, grad_w
 
     def clear_cache(self) -> None:
