@@ -472,33 +472,352 @@ def _wino_grad_input(dv: Any, gx: Any, lo: int, hi: int, ph: int, pw: int, tw: i
                         gx[n, c, yy, xx] = 0.0
 
 
+# F(4x4, 3x3): 6x6 input tiles, interpolation points 0, 1, -1, 2, -2 and infinity (the
+# Lavin-Gray matrices). ``B^T`` (input), ``A^T`` (output) and ``G`` (kernel, in backend.py):
+#
+#   B^T = [[4,  0, -5,  0, 1, 0],    A^T = [[1, 1,  1, 1,  1, 0],    G = [[ 1/4,     0,    0],
+#          [0, -4, -4,  1, 1, 0],           [0, 1, -1, 2, -2, 0],          [-1/6, -1/6, -1/6],
+#          [0,  4, -4, -1, 1, 0],           [0, 1,  1, 4,  4, 0],          [-1/6,  1/6, -1/6],
+#          [0, -2, -1,  2, 1, 0],           [0, 1, -1, 8, -8, 1]]          [1/24, 1/12,  1/6],
+#          [0,  2, -1, -2, 1, 0],                                          [1/24, -1/12, 1/6],
+#          [0,  4,  0, -5, 0, 1]]                                          [   0,    0,    1]]
+
+
+# The constant factors are written as additions (``4 a = (a + a) + (a + a)``, exact, as a
+# multiplication by 4 is): a Python float literal would promote float32 to float64.
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _x2(a: Any) -> Any:
+    return a + a
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _x4(a: Any) -> Any:
+    b = a + a
+    return b + b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _bt6(d0: Any, d1: Any, d2: Any, d3: Any, d4: Any, d5: Any) -> Any:
+    """``B^T d`` for a 6-vector (F(4x4, 3x3)'s input transform along one axis)."""
+    e, f = d4 - d2, _x2(d1 - d3)
+    return (
+        _x4(d0 - d2) + (d4 - d2),
+        (d3 + d4) - _x4(d1 + d2),
+        (d4 - d3) + _x4(d1 - d2),
+        e - f,
+        e + f,
+        _x4(d1 - d3) + (d5 - d3),
+    )
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _at6(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> Any:
+    """``A^T a`` for a 6-vector: the four outputs of one row or column."""
+    s12, d12, s34, d34 = a1 + a2, a1 - a2, a3 + a4, a3 - a4
+    return a0 + s12 + s34, d12 + _x2(d34), s12 + _x4(s34), d12 + _x2(_x4(d34)) + a5
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _a6(g0: Any, g1: Any, g2: Any, g3: Any) -> Any:
+    """``A g`` for a 4-vector of output gradients (the transpose of `_at6`)."""
+    s02, s13, q02, q13 = g0 + g2, g1 + g3, g0 + _x4(g2), _x2(g1 + _x4(g3))
+    return g0, s02 + s13, s02 - s13, q02 + q13, q02 - q13, g3
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _b6(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> Any:
+    """``B a`` for a 6-vector (the transpose of `_bt6`)."""
+    s12, d12, s34, d34 = a1 + a2, a1 - a2, a3 + a4, a3 - a4
+    return (
+        _x4(a0),
+        _x4(a5 - d12) - _x2(d34),
+        -(_x4(a0 + s12) + (a0 + s34)),
+        (d12 + _x2(d34)) - (_x4(a5) + a5),
+        a0 + s12 + s34,
+        a5,
+    )
+
+
+@njit(cache=True, nogil=True)
+def _wino4_input(x: Any, v: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:
+    """``v[e, c, (n - lo) T + t] = (B^T d B)[e]`` for each 6x6 input tile ``d`` (F(4x4)).
+
+    As `_wino_input`: per tile row, six input rows in a zero-bordered buffer, ``B^T`` along
+    the rows over the whole width, then ``B`` along the columns tile by tile."""
+    n_c, size_h, size_w = x.shape[1], x.shape[2], x.shape[3]
+    n_t = v.shape[2] // (hi - lo)
+    th = n_t // tw
+    width = 4 * tw + 2
+    rows = np.zeros((6, width), x.dtype)
+    t = np.empty((6, width), x.dtype)
+    x_lo, x_hi = max(0, -pw), min(size_w, width - pw)
+    for n in range(lo, hi):
+        for c in range(n_c):
+            xc = x[n, c]
+            for ty in range(th):
+                for r in range(6):
+                    yy = 4 * ty - ph + r
+                    if 0 <= yy < size_h:
+                        for j in range(x_lo, x_hi):
+                            rows[r, j + pw] = xc[yy, j]
+                    else:
+                        for j in range(width):
+                            rows[r, j] = 0.0
+                for j in range(width):
+                    t0, t1, t2, t3, t4, t5 = _bt6(
+                        rows[0, j], rows[1, j], rows[2, j], rows[3, j], rows[4, j], rows[5, j]
+                    )
+                    t[0, j] = t0
+                    t[1, j] = t1
+                    t[2, j] = t2
+                    t[3, j] = t3
+                    t[4, j] = t4
+                    t[5, j] = t5
+                base = (n - lo) * n_t + ty * tw
+                for i in range(6):
+                    e = 6 * i
+                    for tx in range(tw):
+                        k = 4 * tx
+                        v0, v1, v2, v3, v4, v5 = _bt6(
+                            t[i, k], t[i, k + 1], t[i, k + 2], t[i, k + 3], t[i, k + 4], t[i, k + 5]
+                        )
+                        v[e, c, base + tx] = v0
+                        v[e + 1, c, base + tx] = v1
+                        v[e + 2, c, base + tx] = v2
+                        v[e + 3, c, base + tx] = v3
+                        v[e + 4, c, base + tx] = v4
+                        v[e + 5, c, base + tx] = v5
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _out4_tile(m: Any, o: int, col: int) -> Any:
+    """``A^T M A`` of tile ``col`` of output channel ``o``: its 16 outputs, row-major."""
+    p0, q0, r0, s0 = _at6(
+        m[0, o, col], m[6, o, col], m[12, o, col], m[18, o, col], m[24, o, col], m[30, o, col]
+    )
+    p1, q1, r1, s1 = _at6(
+        m[1, o, col], m[7, o, col], m[13, o, col], m[19, o, col], m[25, o, col], m[31, o, col]
+    )
+    p2, q2, r2, s2 = _at6(
+        m[2, o, col], m[8, o, col], m[14, o, col], m[20, o, col], m[26, o, col], m[32, o, col]
+    )
+    p3, q3, r3, s3 = _at6(
+        m[3, o, col], m[9, o, col], m[15, o, col], m[21, o, col], m[27, o, col], m[33, o, col]
+    )
+    p4, q4, r4, s4 = _at6(
+        m[4, o, col], m[10, o, col], m[16, o, col], m[22, o, col], m[28, o, col], m[34, o, col]
+    )
+    p5, q5, r5, s5 = _at6(
+        m[5, o, col], m[11, o, col], m[17, o, col], m[23, o, col], m[29, o, col], m[35, o, col]
+    )
+    y0, y1, y2, y3 = _at6(p0, p1, p2, p3, p4, p5)
+    y4, y5, y6, y7 = _at6(q0, q1, q2, q3, q4, q5)
+    y8, y9, y10, y11 = _at6(r0, r1, r2, r3, r4, r5)
+    y12, y13, y14, y15 = _at6(s0, s1, s2, s3, s4, s5)
+    return y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15
+
+
+@njit(cache=True, nogil=True)
+def _wino4_output(m: Any, y: Any, lo: int, hi: int, tw: int) -> None:
+    """``y[n, o, tile] = A^T m A`` (the outputs of the 4x4 tile that exist), ``m: (36, O,
+    cols)``; full tiles are stored without bounds tests, the partial ones at the right and
+    bottom edges apart."""
+    n_o, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
+    n_t = m.shape[2] // (hi - lo)
+    th = n_t // tw
+    full_w = out_w // 4
+    for n in range(lo, hi):
+        col0 = (n - lo) * n_t
+        for o in range(n_o):
+            yo = y[n, o]
+            for ty in range(th):
+                y0 = 4 * ty
+                base = col0 + ty * tw
+                n_r = min(4, out_h - y0)
+                if n_r == 4:
+                    for tx in range(full_w):
+                        t = _out4_tile(m, o, base + tx)
+                        x0 = 4 * tx
+                        yo[y0, x0] = t[0]
+                        yo[y0, x0 + 1] = t[1]
+                        yo[y0, x0 + 2] = t[2]
+                        yo[y0, x0 + 3] = t[3]
+                        yo[y0 + 1, x0] = t[4]
+                        yo[y0 + 1, x0 + 1] = t[5]
+                        yo[y0 + 1, x0 + 2] = t[6]
+                        yo[y0 + 1, x0 + 3] = t[7]
+                        yo[y0 + 2, x0] = t[8]
+                        yo[y0 + 2, x0 + 1] = t[9]
+                        yo[y0 + 2, x0 + 2] = t[10]
+                        yo[y0 + 2, x0 + 3] = t[11]
+                        yo[y0 + 3, x0] = t[12]
+                        yo[y0 + 3, x0 + 1] = t[13]
+                        yo[y0 + 3, x0 + 2] = t[14]
+                        yo[y0 + 3, x0 + 3] = t[15]
+                    first = full_w
+                else:
+                    first = 0
+                for tx in range(first, tw):
+                    t = _out4_tile(m, o, base + tx)
+                    x0 = 4 * tx
+                    n_c = min(4, out_w - x0)
+                    for r in range(n_r):
+                        for s in range(n_c):
+                            yo[y0 + r, x0 + s] = t[4 * r + s]
+
+
+@njit(cache=True, nogil=True)
+def _wino4_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:
+    """``mg[e, o, col] = (A dY A^T)[e]`` for each 4x4 output-gradient tile (zero outside).
+
+    The tile row's four rows of ``dY`` go into a zero-padded buffer; ``A`` along the rows
+    over the whole width, then along the columns tile by tile."""
+    n_o, out_h, out_w = gy.shape[1], gy.shape[2], gy.shape[3]
+    n_t = mg.shape[2] // (hi - lo)
+    th = n_t // tw
+    width = 4 * tw
+    g = np.zeros((4, width), gy.dtype)  # the tile row's four output rows, zero-padded
+    t = np.empty((6, width), gy.dtype)
+    for n in range(lo, hi):
+        col0 = (n - lo) * n_t
+        for o in range(n_o):
+            for ty in range(th):
+                y0 = 4 * ty
+                for r in range(4):
+                    if y0 + r < out_h:
+                        for j in range(out_w):
+                            g[r, j] = gy[n, o, y0 + r, j]
+                    else:
+                        for j in range(out_w):
+                            g[r, j] = 0.0
+                for j in range(width):
+                    t0, t1, t2, t3, t4, t5 = _a6(g[0, j], g[1, j], g[2, j], g[3, j])
+                    t[0, j] = t0
+                    t[1, j] = t1
+                    t[2, j] = t2
+                    t[3, j] = t3
+                    t[4, j] = t4
+                    t[5, j] = t5
+                base = col0 + ty * tw
+                for i in range(6):
+                    e = 6 * i
+                    for tx in range(tw):
+                        k = 4 * tx
+                        a0, a1, a2, a3, a4, a5 = _a6(t[i, k], t[i, k + 1], t[i, k + 2], t[i, k + 3])
+                        mg[e, o, base + tx] = a0
+                        mg[e + 1, o, base + tx] = a1
+                        mg[e + 2, o, base + tx] = a2
+                        mg[e + 3, o, base + tx] = a3
+                        mg[e + 4, o, base + tx] = a4
+                        mg[e + 5, o, base + tx] = a5
+
+
+@njit(cache=True, nogil=True)
+def _wino4_grad_input(dv: Any, gx: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:
+    """``gx[n] = `` the sum of ``B dV B^T`` over the overlapping 6x6 tiles, cropped to ``x``.
+
+    Per tile row: ``B`` along each tile's columns, added into a six-row buffer as wide as
+    the tile row (neighbouring tiles overlap by two columns), then ``B`` along the rows over
+    the whole width, added into a zero-padded per-channel buffer, copied into ``gx``."""
+    n_c, size_h, size_w = gx.shape[1], gx.shape[2], gx.shape[3]
+    n_t = dv.shape[2] // (hi - lo)
+    th = n_t // tw
+    width = 4 * tw + 2
+    acc = np.zeros((4 * th + 2, width), gx.dtype)  # one channel's gradient, padded
+    t = np.empty((6, width), gx.dtype)
+    for n in range(lo, hi):
+        col0 = (n - lo) * n_t
+        for c in range(n_c):
+            acc[:, :] = 0.0
+            for ty in range(th):
+                t[:, :] = 0.0
+                base = col0 + ty * tw
+                for i in range(6):
+                    e = 6 * i
+                    for tx in range(tw):
+                        col = base + tx
+                        k = 4 * tx
+                        b0, b1, b2, b3, b4, b5 = _b6(
+                            dv[e, c, col],
+                            dv[e + 1, c, col],
+                            dv[e + 2, c, col],
+                            dv[e + 3, c, col],
+                            dv[e + 4, c, col],
+                            dv[e + 5, c, col],
+                        )
+                        t[i, k] += b0
+                        t[i, k + 1] += b1
+                        t[i, k + 2] += b2
+                        t[i, k + 3] += b3
+                        t[i, k + 4] = b4  # the next tile's first two columns: not yet written
+                        t[i, k + 5] = b5
+                y0 = 4 * ty
+                for j in range(width):
+                    r0, r1, r2, r3, r4, r5 = _b6(
+                        t[0, j], t[1, j], t[2, j], t[3, j], t[4, j], t[5, j]
+                    )
+                    acc[y0, j] += r0
+                    acc[y0 + 1, j] += r1
+                    acc[y0 + 2, j] += r2
+                    acc[y0 + 3, j] += r3
+                    acc[y0 + 4, j] = r4  # the next tile row's first two rows
+                    acc[y0 + 5, j] = r5
+            for yy in range(size_h):
+                ay = yy + ph
+                for xx in range(size_w):
+                    ax = xx + pw
+                    if ay < 4 * th + 2 and ax < width:
+                        gx[n, c, yy, xx] = acc[ay, ax]
+                    else:
+                        gx[n, c, yy, xx] = 0.0
+
+
 @njit(cache=True, nogil=True)
 def winograd_forward_range(
-    x: Any, u: Any, y: Any, ph: int, pw: int, block: int, start: int, stop: int, keep: Any
+    x: Any,
+    u: Any,
+    y: Any,
+    m: int,
+    ph: int,
+    pw: int,
+    block: int,
+    start: int,
+    stop: int,
+    keep: Any,
 ) -> None:
-    """``y[start:stop]: (n, O, OH, OW)`` from ``x: (N, C, H, W)`` and ``u: (16, O, C)``
-    (``U = G g G^T``), ``block`` images per GEMM batch.
+    """``y[start:stop]: (n, O, OH, OW)`` from ``x: (N, C, H, W)`` and ``u: (a^2, O, C)``
+    (``U = G g G^T``), Winograd F(m x m, 3x3) with ``m`` 2 or 4 (tiles of ``a = m + 2``),
+    ``block`` images per GEMM batch.
 
     ``keep``: empty, or a flat buffer for the whole batch's transformed input, which is then
     left there for `winograd_backward_range` (the block of images ``lo:hi`` at offset
-    ``16 C T lo``, laid out ``(16, C, (hi - lo) T)``)."""
+    ``a^2 C T lo``, laid out ``(a^2, C, (hi - lo) T)``)."""
     n_c, n_o = x.shape[1], u.shape[1]
-    tw = (y.shape[3] + 1) // 2
-    n_t = ((y.shape[2] + 1) // 2) * tw
-    v_buf = np.empty(0 if keep.size else 16 * n_c * block * n_t, x.dtype)
-    m_buf = np.empty(16 * n_o * block * n_t, x.dtype)
+    planes = (m + 2) * (m + 2)
+    tw = (y.shape[3] + m - 1) // m
+    n_t = ((y.shape[2] + m - 1) // m) * tw
+    v_buf = np.empty(0 if keep.size else planes * n_c * block * n_t, x.dtype)
+    m_buf = np.empty(planes * n_o * block * n_t, x.dtype)
     for lo in range(start, stop, block):
         hi = min(stop, lo + block)
         cols = (hi - lo) * n_t
         if keep.size:
-            v = keep[16 * n_c * n_t * lo : 16 * n_c * n_t * hi].reshape((16, n_c, cols))
+            v = keep[planes * n_c * n_t * lo : planes * n_c * n_t * hi].reshape((planes, n_c, cols))
         else:
-            v = v_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
-        m = m_buf[: 16 * n_o * cols].reshape((16, n_o, cols))
-        _wino_input(x, v, lo, hi, ph, pw, tw)
-        for e in range(16):
-            gemm(False, False, u[e], v[e], m[e], 0.0)
-        _wino_output(m, y, lo, hi, tw)
+            v = v_buf[: planes * n_c * cols].reshape((planes, n_c, cols))
+        mm = m_buf[: planes * n_o * cols].reshape((planes, n_o, cols))
+        if m == 4:
+            _wino4_input(x, v, lo, hi, ph, pw, tw)
+        else:
+            _wino_input(x, v, lo, hi, ph, pw, tw)
+        for e in range(planes):
+            gemm(False, False, u[e], v[e], mm[e], 0.0)
+        if m == 4:
+            _wino4_output(mm, y, lo, hi, tw)
+        else:
+            _wino_output(mm, y, lo, hi, tw)
 
 
 @njit(cache=True, nogil=True)
@@ -508,6 +827,7 @@ def winograd_backward_range(
     gy: Any,
     gx: Any,
     du: Any,
+    m: int,
     ph: int,
     pw: int,
     block: int,
@@ -515,43 +835,54 @@ def winograd_backward_range(
     stop: int,
     kept: Any,
 ) -> None:
-    """``gx[start:stop]`` (every entry written) and ``du (16, O, C)`` for those images.
+    """``gx[start:stop]`` (every entry written) and ``du (a^2, O, C)`` for those images.
 
     ``kept``: empty (the input transform is computed here), or the buffer that
-    `winograd_forward_range` filled from this ``x`` with the same ``block`` and ranges."""
+    `winograd_forward_range` filled from this ``x`` with the same ``m``, ``block`` and
+    ranges."""
     n_c, n_o = x.shape[1], u.shape[1]
-    tw = (gy.shape[3] + 1) // 2
-    n_t = ((gy.shape[2] + 1) // 2) * tw
-    v_buf = np.empty(0 if kept.size else 16 * n_c * block * n_t, x.dtype)
-    mg_buf = np.empty(16 * n_o * block * n_t, x.dtype)
-    dv_buf = np.empty(16 * n_c * block * n_t, x.dtype)
+    planes = (m + 2) * (m + 2)
+    tw = (gy.shape[3] + m - 1) // m
+    n_t = ((gy.shape[2] + m - 1) // m) * tw
+    v_buf = np.empty(0 if kept.size else planes * n_c * block * n_t, x.dtype)
+    mg_buf = np.empty(planes * n_o * block * n_t, x.dtype)
+    dv_buf = np.empty(planes * n_c * block * n_t, x.dtype)
     du[...] = 0.0
     for lo in range(start, stop, block):
         hi = min(stop, lo + block)
         cols = (hi - lo) * n_t
-        mg = mg_buf[: 16 * n_o * cols].reshape((16, n_o, cols))
-        dv = dv_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
+        mg = mg_buf[: planes * n_o * cols].reshape((planes, n_o, cols))
+        dv = dv_buf[: planes * n_c * cols].reshape((planes, n_c, cols))
         if kept.size:
-            v = kept[16 * n_c * n_t * lo : 16 * n_c * n_t * hi].reshape((16, n_c, cols))
+            v = kept[planes * n_c * n_t * lo : planes * n_c * n_t * hi].reshape((planes, n_c, cols))
         else:
-            v = v_buf[: 16 * n_c * cols].reshape((16, n_c, cols))
-            _wino_input(x, v, lo, hi, ph, pw, tw)
-        _wino_grad_output(gy, mg, lo, hi, tw)
-        for e in range(16):
+            v = v_buf[: planes * n_c * cols].reshape((planes, n_c, cols))
+            if m == 4:
+                _wino4_input(x, v, lo, hi, ph, pw, tw)
+            else:
+                _wino_input(x, v, lo, hi, ph, pw, tw)
+        if m == 4:
+            _wino4_grad_output(gy, mg, lo, hi, tw)
+        else:
+            _wino_grad_output(gy, mg, lo, hi, tw)
+        for e in range(planes):
             gemm(False, True, mg[e], v[e], du[e], 1.0)
             gemm(True, False, u[e], mg[e], dv[e], 0.0)
-        _wino_grad_input(dv, gx, lo, hi, ph, pw, tw)
+        if m == 4:
+            _wino4_grad_input(dv, gx, lo, hi, ph, pw, tw)
+        else:
+            _wino_grad_input(dv, gx, lo, hi, ph, pw, tw)
 
 
 @njit(parallel=True, cache=True)
 def winograd_forward(
-    x: Any, u: Any, y: Any, ph: int, pw: int, block: int, parts: int, keep: Any
+    x: Any, u: Any, y: Any, m: int, ph: int, pw: int, block: int, parts: int, keep: Any
 ) -> None:
     """`winograd_forward_range` on ``parts`` ranges of images in parallel."""
     n_img = x.shape[0]
     for t in prange(parts):
         start, stop = t * n_img // parts, (t + 1) * n_img // parts
-        winograd_forward_range(x, u, y, ph, pw, block, start, stop, keep)
+        winograd_forward_range(x, u, y, m, ph, pw, block, start, stop, keep)
 
 
 @njit(parallel=True, cache=True)
@@ -561,6 +892,7 @@ def winograd_backward(
     gy: Any,
     gx: Any,
     du_parts: Any,
+    m: int,
     ph: int,
     pw: int,
     block: int,
@@ -571,4 +903,4 @@ def winograd_backward(
     n_img = x.shape[0]
     for t in prange(parts):
         start, stop = t * n_img // parts, (t + 1) * n_img // parts
-        winograd_backward_range(x, u, gy, gx, du_parts[t], ph, pw, block, start, stop, kept)
+        winograd_backward_range(x, u, gy, gx, du_parts[t], m, ph, pw, block, start, stop, kept)

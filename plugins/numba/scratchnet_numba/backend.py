@@ -42,7 +42,7 @@ from scratchnet_core.interfaces import Array
 
 from . import _kernels
 
-__all__ = ["Numba", "path_for"]
+__all__ = ["Numba", "path_for", "winograd_tile"]
 
 DISTRIBUTION: Final = "scratchnet-numba"
 ENTRY_POINT: Final = "scratchnet_numba.backend:Numba"
@@ -112,9 +112,25 @@ def _parallel(run: Callable[[], None]) -> None:
     _compiled(pinned)
 
 
-def _block(g: ConvGeometry) -> int:
+def winograd_tile(g: ConvGeometry) -> int:
+    """The output tile size ``m`` of the Winograd F(m x m, 3x3) that `path_for`'s
+    ``"winograd"`` runs: 4 or 2.
+
+    >>> from scratchnet_core.conv_geometry import ConvGeometry
+    >>> winograd_tile(ConvGeometry((8, 16, 28, 28), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1), "doc"))
+    4
+    """
+    return 4
+
+
+def _tiles(g: ConvGeometry, m: int) -> int:
+    """Winograd tiles per image: ``ceil(OH / m) ceil(OW / m)``."""
+    return math.prod((s + m - 1) // m for s in g.out)
+
+
+def _block(g: ConvGeometry, m: int) -> int:
     """Images per Winograd GEMM batch: about `TARGET_COLUMNS` tiles."""
-    return max(1, TARGET_COLUMNS // math.prod((s + 1) // 2 for s in g.out))
+    return max(1, TARGET_COLUMNS // _tiles(g, m))
 
 
 def _as_3d(a: Array, dims: int) -> Array:
@@ -147,25 +163,42 @@ def _geometry_vector(g: ConvGeometry) -> Array:
     )
 
 
-_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+# The kernel transforms ``G`` of F(2x2, 3x3) and F(4x4, 3x3) (see `_kernels` for B and A).
+_G = {
+    2: np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]]),
+    4: np.array(
+        [
+            [1 / 4, 0.0, 0.0],
+            [-1 / 6, -1 / 6, -1 / 6],
+            [-1 / 6, 1 / 6, -1 / 6],
+            [1 / 24, 1 / 12, 1 / 6],
+            [1 / 24, -1 / 12, 1 / 6],
+            [0.0, 0.0, 1.0],
+        ]
+    ),
+}
 
 
-def _winograd_weights(w: Array) -> Array:
-    """``U = G g G^T`` for every (out, in) channel pair, as ``(16, C_out, C_in)``.
+def _winograd_weights(w: Array, m: int) -> Array:
+    """``U = G g G^T`` for every (out, in) channel pair, as ``(a^2, C_out, C_in)``,
+    ``a = m + 2``; computed in float64 and rounded once to ``w``'s dtype.
 
     Two ``tensordot``s (one GEMM each), not a batched product of 3x3 matrices, which NumPy
     runs matrix by matrix."""
-    g = _G.astype(w.dtype)
-    t = np.tensordot(w, g, axes=([3], [1]))  # (C_out, C_in, 3, 4): along the kernel's rows
-    u = np.tensordot(g, t, axes=([1], [2]))  # (4, C_out, C_in, 4)
-    return np.ascontiguousarray(u.transpose(0, 3, 1, 2)).reshape(16, w.shape[0], w.shape[1])
+    g = _G[m]
+    a = g.shape[0]
+    t = np.tensordot(w, g, axes=([3], [1]))  # (C_out, C_in, 3, a): along the kernel's rows
+    u = np.tensordot(g, t, axes=([1], [2]))  # (a, C_out, C_in, a)
+    u = u.transpose(0, 3, 1, 2).reshape(a * a, w.shape[0], w.shape[1])
+    return np.ascontiguousarray(u, dtype=w.dtype)
 
 
-def _winograd_weight_grad(du: Array, shape: tuple[int, ...]) -> Array:
-    """``dL/dg = G^T dU G`` from ``du: (16, C_out, C_in)``, as ``(C_out, C_in, 3, 3)``."""
-    g = _G.astype(du.dtype)
-    d = du.reshape(4, 4, shape[0], shape[1])
-    t = np.tensordot(g, d, axes=([0], [0]))  # (3, 4, C_out, C_in)
+def _winograd_weight_grad(du: Array, shape: tuple[int, ...], m: int) -> Array:
+    """``dL/dg = G^T dU G`` from ``du: (a^2, C_out, C_in)``, as ``(C_out, C_in, 3, 3)``."""
+    g = _G[m].astype(du.dtype)
+    a = g.shape[0]
+    d = du.reshape(a, a, shape[0], shape[1])
+    t = np.tensordot(g, d, axes=([0], [0]))  # (3, a, C_out, C_in)
     dg = np.tensordot(t, g, axes=([1], [0]))  # (3, C_out, C_in, 3)
     return np.ascontiguousarray(dg.transpose(1, 2, 0, 3))
 
@@ -243,22 +276,26 @@ class Numba(ConvBackend):
         y = np.empty((g.batch, g.out_channels, *g.out), dtype=work)
         self._cache = None  # the previous buffer goes before the new one is allocated
         if path_for(g) == "winograd":
-            u = _winograd_weights(wc)
+            m = winograd_tile(g)
+            u = _winograd_weights(wc, m)
             ph, pw = g.padding
-            block = _block(g)
-            # the whole batch's transformed input (16 / 4 x the input), kept for backward
-            tiles = ((g.out[0] + 1) // 2) * ((g.out[1] + 1) // 2)
-            keep = np.empty(16 * g.in_channels * g.batch * tiles if self._keep else 0, work)
+            block = _block(g, m)
+            # the whole batch's transformed input ((m + 2)^2 / m^2 x the input), for backward
+            planes = (m + 2) ** 2
+            size = planes * g.in_channels * g.batch * _tiles(g, m)
+            keep = np.empty(size if self._keep else 0, work)
             if parts == 1:
                 _compiled(
                     lambda: _kernels.winograd_forward_range(
-                        xc, u, y, ph, pw, block, 0, g.batch, keep
+                        xc, u, y, m, ph, pw, block, 0, g.batch, keep
                     )
                 )
             else:
-                _parallel(lambda: _kernels.winograd_forward(xc, u, y, ph, pw, block, parts, keep))
+                _parallel(
+                    lambda: _kernels.winograd_forward(xc, u, y, m, ph, pw, block, parts, keep)
+                )
             if keep.size:
-                self._cache = (x, x.shape, work, g.padding, parts, block, keep)
+                self._cache = (x, x.shape, work, g.padding, parts, block, m, keep)
         else:
             gv = _geometry_vector(g)
             x3 = _as_3d(xc, g.dims)
@@ -290,32 +327,33 @@ class Numba(ConvBackend):
         grad_x = np.empty(xc.shape, dtype=work)
         cache, self._cache = self._cache, None
         if path_for(g) == "winograd":
-            u = _winograd_weights(wc)
+            m = winograd_tile(g)
+            u = _winograd_weights(wc, m)
             ph, pw = g.padding
-            block = _block(g)
+            block = _block(g, m)
             kept = np.empty(0, work)  # the forward's transform of this same x, else recomputed
             if (
                 cache is not None
                 and cache[0] is x
-                and cache[1:6] == (x.shape, work, g.padding, parts, block)
+                and cache[1:7] == (x.shape, work, g.padding, parts, block, m)
             ):
-                kept = cache[6]
+                kept = cache[7]
             del cache
-            du = np.empty((parts, 16, g.out_channels, g.in_channels), dtype=work)
+            du = np.empty((parts, (m + 2) ** 2, g.out_channels, g.in_channels), dtype=work)
             if parts == 1:
                 _compiled(
                     lambda: _kernels.winograd_backward_range(
-                        xc, u, gy, grad_x, du[0], ph, pw, block, 0, g.batch, kept
+                        xc, u, gy, grad_x, du[0], m, ph, pw, block, 0, g.batch, kept
                     )
                 )
             else:
                 _parallel(
                     lambda: _kernels.winograd_backward(
-                        xc, u, gy, grad_x, du, ph, pw, block, parts, kept
+                        xc, u, gy, grad_x, du, m, ph, pw, block, parts, kept
                     )
                 )
             del kept
-            grad_w = _winograd_weight_grad(du.sum(axis=0) if parts > 1 else du[0], w.shape)
+            grad_w = _winograd_weight_grad(du.sum(axis=0) if parts > 1 else du[0], w.shape, m)
         else:
             gv = _geometry_vector(g)
             x3, gx3 = _as_3d(xc, g.dims), _as_3d(grad_x, g.dims)
