@@ -552,150 +552,157 @@ def _b6(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> Any:
     )
 
 
+# The F(4x4) transforms below store their results first into small buffers of their own and
+# copy them out in plain loops: a loop that writes six planes of an argument array directly
+# needs more run-time alias checks than LLVM makes, and stays scalar (3-4x slower). Their
+# loops along a tile row run over `_row_len` columns, a multiple of 16, so that they have no
+# scalar remainder; the loops along the tiles' columns run over every tile of a block of
+# images at once (a tile row of 7 tiles is shorter than one vector).
+
+
+@njit(cache=True, nogil=True)
+def _row_len(tw: int) -> int:
+    """Columns a row pass covers: the ``4 tw + 2`` of a tile row, rounded up to 16."""
+    return (4 * tw + 2 + 15) // 16 * 16
+
+
 @njit(cache=True, nogil=True)
 def _wino4_input(x: Any, v: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:
     """``v[e, c, (n - lo) T + t] = (B^T d B)[e]`` for each 6x6 input tile ``d`` (F(4x4)).
 
-    As `_wino_input`: per tile row, six input rows in a zero-bordered buffer, ``B^T`` along
-    the rows over the whole width, then ``B`` along the columns tile by tile."""
+    Per channel: each image, zero-bordered, gets ``B^T`` along its rows, one tile row at a
+    time, into ``t``, where the tile rows of the block's images lie end to end ``4 tw``
+    wide (the two columns a row's last tile reads beyond that go to ``ext``); then ``B``
+    along the columns in one loop over every tile of the block, and the last tile of each
+    row again, from ``ext``."""
     n_c, size_h, size_w = x.shape[1], x.shape[2], x.shape[3]
-    n_t = v.shape[2] // (hi - lo)
-    th = n_t // tw
-    width = 4 * tw + 2
-    rows = np.zeros((6, width), x.dtype)
-    t = np.empty((6, width), x.dtype)
-    x_lo, x_hi = max(0, -pw), min(size_w, width - pw)
-    for n in range(lo, hi):
-        for c in range(n_c):
-            xc = x[n, c]
+    cols = v.shape[2]
+    th = cols // (hi - lo) // tw
+    seg = 4 * tw
+    width = _row_len(tw)
+    n_rows = (hi - lo) * th
+    pad = np.zeros((4 * th + 2, width), x.dtype)  # one image's channel, zero-bordered
+    rt = np.empty((6, width), x.dtype)
+    t = np.zeros((6, n_rows * seg + 8), x.dtype)
+    ext = np.zeros((6, n_rows, 2), x.dtype)
+    out = np.empty((6, cols), x.dtype)
+    for c in range(n_c):
+        for n in range(lo, hi):
+            for yy in range(size_h):
+                for xx in range(size_w):
+                    pad[yy + ph, xx + pw] = x[n, c, yy, xx]
             for ty in range(th):
-                for r in range(6):
-                    yy = 4 * ty - ph + r
-                    if 0 <= yy < size_h:
-                        for j in range(x_lo, x_hi):
-                            rows[r, j + pw] = xc[yy, j]
-                    else:
-                        for j in range(width):
-                            rows[r, j] = 0.0
+                row = (n - lo) * th + ty
+                b = row * seg
+                y0 = 4 * ty
                 for j in range(width):
                     t0, t1, t2, t3, t4, t5 = _bt6(
-                        rows[0, j], rows[1, j], rows[2, j], rows[3, j], rows[4, j], rows[5, j]
-                    )
-                    t[0, j] = t0
-                    t[1, j] = t1
-                    t[2, j] = t2
-                    t[3, j] = t3
-                    t[4, j] = t4
-                    t[5, j] = t5
-                base = (n - lo) * n_t + ty * tw
+                        pad[y0, j], pad[y0 + 1, j], pad[y0 + 2, j],
+                        pad[y0 + 3, j], pad[y0 + 4, j], pad[y0 + 5, j],
+                    )  # fmt: skip
+                    rt[0, j] = t0
+                    rt[1, j] = t1
+                    rt[2, j] = t2
+                    rt[3, j] = t3
+                    rt[4, j] = t4
+                    rt[5, j] = t5
                 for i in range(6):
-                    e = 6 * i
-                    for tx in range(tw):
-                        k = 4 * tx
-                        v0, v1, v2, v3, v4, v5 = _bt6(
-                            t[i, k], t[i, k + 1], t[i, k + 2], t[i, k + 3], t[i, k + 4], t[i, k + 5]
-                        )
-                        v[e, c, base + tx] = v0
-                        v[e + 1, c, base + tx] = v1
-                        v[e + 2, c, base + tx] = v2
-                        v[e + 3, c, base + tx] = v3
-                        v[e + 4, c, base + tx] = v4
-                        v[e + 5, c, base + tx] = v5
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _out4_tile(m: Any, o: int, col: int) -> Any:
-    """``A^T M A`` of tile ``col`` of output channel ``o``: its 16 outputs, row-major."""
-    p0, q0, r0, s0 = _at6(
-        m[0, o, col], m[6, o, col], m[12, o, col], m[18, o, col], m[24, o, col], m[30, o, col]
-    )
-    p1, q1, r1, s1 = _at6(
-        m[1, o, col], m[7, o, col], m[13, o, col], m[19, o, col], m[25, o, col], m[31, o, col]
-    )
-    p2, q2, r2, s2 = _at6(
-        m[2, o, col], m[8, o, col], m[14, o, col], m[20, o, col], m[26, o, col], m[32, o, col]
-    )
-    p3, q3, r3, s3 = _at6(
-        m[3, o, col], m[9, o, col], m[15, o, col], m[21, o, col], m[27, o, col], m[33, o, col]
-    )
-    p4, q4, r4, s4 = _at6(
-        m[4, o, col], m[10, o, col], m[16, o, col], m[22, o, col], m[28, o, col], m[34, o, col]
-    )
-    p5, q5, r5, s5 = _at6(
-        m[5, o, col], m[11, o, col], m[17, o, col], m[23, o, col], m[29, o, col], m[35, o, col]
-    )
-    y0, y1, y2, y3 = _at6(p0, p1, p2, p3, p4, p5)
-    y4, y5, y6, y7 = _at6(q0, q1, q2, q3, q4, q5)
-    y8, y9, y10, y11 = _at6(r0, r1, r2, r3, r4, r5)
-    y12, y13, y14, y15 = _at6(s0, s1, s2, s3, s4, s5)
-    return y0, y1, y2, y3, y4, y5, y6, y7, y8, y9, y10, y11, y12, y13, y14, y15
+                    for j in range(seg):
+                        t[i, b + j] = rt[i, j]
+                    ext[i, row, 0] = rt[i, seg]
+                    ext[i, row, 1] = rt[i, seg + 1]
+        for i in range(6):
+            for q in range(cols):
+                k = 4 * q
+                a0, a1, a2, a3, a4, a5 = _bt6(
+                    t[i, k], t[i, k + 1], t[i, k + 2], t[i, k + 3], t[i, k + 4], t[i, k + 5]
+                )
+                out[0, q] = a0
+                out[1, q] = a1
+                out[2, q] = a2
+                out[3, q] = a3
+                out[4, q] = a4
+                out[5, q] = a5
+            for row in range(n_rows):  # the last tile of each row: its two columns in ext
+                q = row * tw + tw - 1
+                k = 4 * q
+                a0, a1, a2, a3, a4, a5 = _bt6(
+                    t[i, k], t[i, k + 1], t[i, k + 2], t[i, k + 3], ext[i, row, 0], ext[i, row, 1]
+                )
+                out[0, q] = a0
+                out[1, q] = a1
+                out[2, q] = a2
+                out[3, q] = a3
+                out[4, q] = a4
+                out[5, q] = a5
+            for j in range(6):
+                for q in range(cols):
+                    v[6 * i + j, c, q] = out[j, q]
 
 
 @njit(cache=True, nogil=True)
 def _wino4_output(m: Any, y: Any, lo: int, hi: int, tw: int) -> None:
-    """``y[n, o, tile] = A^T m A`` (the outputs of the 4x4 tile that exist), ``m: (36, O,
-    cols)``; full tiles are stored without bounds tests, the partial ones at the right and
-    bottom edges apart."""
+    """``y[n, o, tile] = A^T m A`` (the outputs of each 4x4 tile that exist), ``m: (36, O,
+    cols)``: per output channel, ``A^T`` along the tiles' columns in one loop over every
+    tile of the block (into ``t``, tile rows end to end), then along the rows, one tile row
+    at a time, copied into ``y``."""
     n_o, out_h, out_w = y.shape[1], y.shape[2], y.shape[3]
-    n_t = m.shape[2] // (hi - lo)
-    th = n_t // tw
-    full_w = out_w // 4
-    for n in range(lo, hi):
-        col0 = (n - lo) * n_t
-        for o in range(n_o):
-            yo = y[n, o]
+    cols = m.shape[2]
+    th = cols // (hi - lo) // tw
+    seg = 4 * tw
+    width = _row_len(tw)
+    t = np.zeros((6, 4 * cols + width), m.dtype)
+    mi = np.empty((6, cols), m.dtype)
+    rt = np.empty((4, width), m.dtype)
+    for o in range(n_o):
+        for i in range(6):
+            for j in range(6):
+                for q in range(cols):
+                    mi[j, q] = m[6 * i + j, o, q]
+            for q in range(cols):
+                a0, a1, a2, a3 = _at6(mi[0, q], mi[1, q], mi[2, q], mi[3, q], mi[4, q], mi[5, q])
+                k = 4 * q
+                t[i, k] = a0
+                t[i, k + 1] = a1
+                t[i, k + 2] = a2
+                t[i, k + 3] = a3
+        for n in range(lo, hi):
             for ty in range(th):
+                b = ((n - lo) * th + ty) * seg
                 y0 = 4 * ty
-                base = col0 + ty * tw
-                n_r = min(4, out_h - y0)
-                if n_r == 4:
-                    for tx in range(full_w):
-                        t = _out4_tile(m, o, base + tx)
-                        x0 = 4 * tx
-                        yo[y0, x0] = t[0]
-                        yo[y0, x0 + 1] = t[1]
-                        yo[y0, x0 + 2] = t[2]
-                        yo[y0, x0 + 3] = t[3]
-                        yo[y0 + 1, x0] = t[4]
-                        yo[y0 + 1, x0 + 1] = t[5]
-                        yo[y0 + 1, x0 + 2] = t[6]
-                        yo[y0 + 1, x0 + 3] = t[7]
-                        yo[y0 + 2, x0] = t[8]
-                        yo[y0 + 2, x0 + 1] = t[9]
-                        yo[y0 + 2, x0 + 2] = t[10]
-                        yo[y0 + 2, x0 + 3] = t[11]
-                        yo[y0 + 3, x0] = t[12]
-                        yo[y0 + 3, x0 + 1] = t[13]
-                        yo[y0 + 3, x0 + 2] = t[14]
-                        yo[y0 + 3, x0 + 3] = t[15]
-                    first = full_w
-                else:
-                    first = 0
-                for tx in range(first, tw):
-                    t = _out4_tile(m, o, base + tx)
-                    x0 = 4 * tx
-                    n_c = min(4, out_w - x0)
-                    for r in range(n_r):
-                        for s in range(n_c):
-                            yo[y0 + r, x0 + s] = t[4 * r + s]
+                for j in range(width):
+                    r0, r1, r2, r3 = _at6(
+                        t[0, b + j], t[1, b + j], t[2, b + j],
+                        t[3, b + j], t[4, b + j], t[5, b + j],
+                    )  # fmt: skip
+                    rt[0, j] = r0
+                    rt[1, j] = r1
+                    rt[2, j] = r2
+                    rt[3, j] = r3
+                for r in range(min(4, out_h - y0)):
+                    for j in range(out_w):
+                        y[n, o, y0 + r, j] = rt[r, j]
 
 
 @njit(cache=True, nogil=True)
 def _wino4_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:
     """``mg[e, o, col] = (A dY A^T)[e]`` for each 4x4 output-gradient tile (zero outside).
 
-    The tile row's four rows of ``dY`` go into a zero-padded buffer; ``A`` along the rows
-    over the whole width, then along the columns tile by tile."""
+    Per output channel: ``A`` along the rows of ``dY``, one tile row at a time (into ``t``,
+    tile rows end to end, zero beyond the output's width), then along the tiles' columns
+    in one loop over every tile of the block."""
     n_o, out_h, out_w = gy.shape[1], gy.shape[2], gy.shape[3]
-    n_t = mg.shape[2] // (hi - lo)
-    th = n_t // tw
-    width = 4 * tw
-    g = np.zeros((4, width), gy.dtype)  # the tile row's four output rows, zero-padded
-    t = np.empty((6, width), gy.dtype)
-    for n in range(lo, hi):
-        col0 = (n - lo) * n_t
-        for o in range(n_o):
+    cols = mg.shape[2]
+    th = cols // (hi - lo) // tw
+    seg = 4 * tw
+    width = _row_len(tw)
+    t = np.zeros((6, 4 * cols + width), gy.dtype)
+    g = np.zeros((4, width), gy.dtype)  # a tile row of dY, zero-padded
+    out = np.empty((6, cols), gy.dtype)
+    for o in range(n_o):
+        for n in range(lo, hi):
             for ty in range(th):
+                b = ((n - lo) * th + ty) * seg
                 y0 = 4 * ty
                 for r in range(4):
                     if y0 + r < out_h:
@@ -705,85 +712,97 @@ def _wino4_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:
                         for j in range(out_w):
                             g[r, j] = 0.0
                 for j in range(width):
-                    t0, t1, t2, t3, t4, t5 = _a6(g[0, j], g[1, j], g[2, j], g[3, j])
-                    t[0, j] = t0
-                    t[1, j] = t1
-                    t[2, j] = t2
-                    t[3, j] = t3
-                    t[4, j] = t4
-                    t[5, j] = t5
-                base = col0 + ty * tw
-                for i in range(6):
-                    e = 6 * i
-                    for tx in range(tw):
-                        k = 4 * tx
-                        a0, a1, a2, a3, a4, a5 = _a6(t[i, k], t[i, k + 1], t[i, k + 2], t[i, k + 3])
-                        mg[e, o, base + tx] = a0
-                        mg[e + 1, o, base + tx] = a1
-                        mg[e + 2, o, base + tx] = a2
-                        mg[e + 3, o, base + tx] = a3
-                        mg[e + 4, o, base + tx] = a4
-                        mg[e + 5, o, base + tx] = a5
+                    a0, a1, a2, a3, a4, a5 = _a6(g[0, j], g[1, j], g[2, j], g[3, j])
+                    t[0, b + j] = a0
+                    t[1, b + j] = a1
+                    t[2, b + j] = a2
+                    t[3, b + j] = a3
+                    t[4, b + j] = a4
+                    t[5, b + j] = a5
+        for i in range(6):
+            for q in range(cols):
+                k = 4 * q
+                a0, a1, a2, a3, a4, a5 = _a6(t[i, k], t[i, k + 1], t[i, k + 2], t[i, k + 3])
+                out[0, q] = a0
+                out[1, q] = a1
+                out[2, q] = a2
+                out[3, q] = a3
+                out[4, q] = a4
+                out[5, q] = a5
+            for j in range(6):
+                for q in range(cols):
+                    mg[6 * i + j, o, q] = out[j, q]
 
 
 @njit(cache=True, nogil=True)
 def _wino4_grad_input(dv: Any, gx: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:
     """``gx[n] = `` the sum of ``B dV B^T`` over the overlapping 6x6 tiles, cropped to ``x``.
 
-    Per tile row: ``B`` along each tile's columns, added into a six-row buffer as wide as
-    the tile row (neighbouring tiles overlap by two columns), then ``B`` along the rows over
-    the whole width, added into a zero-padded per-channel buffer, copied into ``gx``."""
+    Per channel: ``B`` along the tiles' columns in one loop over every tile of the block:
+    the first four columns of each tile into ``t`` (tile rows end to end, ``4 tw`` wide),
+    the last two, which overlap the next tile, into ``t2`` at the next tile's place (a row's
+    last tile's into ``ext``), then ``t += t2``; then ``B`` along the rows, one tile row
+    at a time, added into a zero-padded image, copied into ``gx``."""
     n_c, size_h, size_w = gx.shape[1], gx.shape[2], gx.shape[3]
-    n_t = dv.shape[2] // (hi - lo)
-    th = n_t // tw
-    width = 4 * tw + 2
-    acc = np.zeros((4 * th + 2, width), gx.dtype)  # one channel's gradient, padded
-    t = np.empty((6, width), gx.dtype)
-    for n in range(lo, hi):
-        col0 = (n - lo) * n_t
-        for c in range(n_c):
+    cols = dv.shape[2]
+    th = cols // (hi - lo) // tw
+    seg = 4 * tw
+    width = _row_len(tw)
+    n_rows = (hi - lo) * th
+    di = np.empty((6, cols), gx.dtype)
+    t = np.zeros((6, n_rows * seg + 8), gx.dtype)
+    t2 = np.zeros((6, n_rows * seg + 8), gx.dtype)  # zero where no overlap lands
+    ext = np.zeros((6, n_rows, 2), gx.dtype)
+    rt = np.zeros((6, width), gx.dtype)  # zero beyond the 4 tw + 2 columns of a tile row
+    acc = np.zeros((4 * th + 2, width), gx.dtype)  # one image's channel, padded
+    for c in range(n_c):
+        for i in range(6):
+            for j in range(6):
+                for q in range(cols):
+                    di[j, q] = dv[6 * i + j, c, q]
+            for q in range(cols):
+                b0, b1, b2, b3, b4, b5 = _b6(
+                    di[0, q], di[1, q], di[2, q], di[3, q], di[4, q], di[5, q]
+                )
+                k = 4 * q
+                t[i, k] = b0
+                t[i, k + 1] = b1
+                t[i, k + 2] = b2
+                t[i, k + 3] = b3
+                t2[i, k + 4] = b4
+                t2[i, k + 5] = b5
+            for row in range(n_rows):  # a row's last tile overlaps no tile of the next row
+                p = (row + 1) * seg
+                ext[i, row, 0] = t2[i, p]
+                ext[i, row, 1] = t2[i, p + 1]
+                t2[i, p] = 0.0
+                t2[i, p + 1] = 0.0
+            for p in range(n_rows * seg):
+                t[i, p] += t2[i, p]
+        for n in range(lo, hi):
             acc[:, :] = 0.0
             for ty in range(th):
-                t[:, :] = 0.0
-                base = col0 + ty * tw
-                for i in range(6):
-                    e = 6 * i
-                    for tx in range(tw):
-                        col = base + tx
-                        k = 4 * tx
-                        b0, b1, b2, b3, b4, b5 = _b6(
-                            dv[e, c, col],
-                            dv[e + 1, c, col],
-                            dv[e + 2, c, col],
-                            dv[e + 3, c, col],
-                            dv[e + 4, c, col],
-                            dv[e + 5, c, col],
-                        )
-                        t[i, k] += b0
-                        t[i, k + 1] += b1
-                        t[i, k + 2] += b2
-                        t[i, k + 3] += b3
-                        t[i, k + 4] = b4  # the next tile's first two columns: not yet written
-                        t[i, k + 5] = b5
+                row = (n - lo) * th + ty
+                b = row * seg
                 y0 = 4 * ty
+                for i in range(6):
+                    for j in range(seg):
+                        rt[i, j] = t[i, b + j]
+                    rt[i, seg] = ext[i, row, 0]
+                    rt[i, seg + 1] = ext[i, row, 1]
                 for j in range(width):
                     r0, r1, r2, r3, r4, r5 = _b6(
-                        t[0, j], t[1, j], t[2, j], t[3, j], t[4, j], t[5, j]
+                        rt[0, j], rt[1, j], rt[2, j], rt[3, j], rt[4, j], rt[5, j]
                     )
                     acc[y0, j] += r0
                     acc[y0 + 1, j] += r1
                     acc[y0 + 2, j] += r2
                     acc[y0 + 3, j] += r3
-                    acc[y0 + 4, j] = r4  # the next tile row's first two rows
-                    acc[y0 + 5, j] = r5
+                    acc[y0 + 4, j] += r4
+                    acc[y0 + 5, j] += r5
             for yy in range(size_h):
-                ay = yy + ph
                 for xx in range(size_w):
-                    ax = xx + pw
-                    if ay < 4 * th + 2 and ax < width:
-                        gx[n, c, yy, xx] = acc[ay, ax]
-                    else:
-                        gx[n, c, yy, xx] = 0.0
+                    gx[n, c, yy, xx] = acc[yy + ph, xx + pw]
 
 
 @njit(cache=True, nogil=True)
