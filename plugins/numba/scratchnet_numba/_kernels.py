@@ -738,68 +738,71 @@ def _wino4_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:
 def _wino4_grad_input(dv: Any, gx: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:
     """``gx[n] = `` the sum of ``B dV B^T`` over the overlapping 6x6 tiles, cropped to ``x``.
 
-    Per channel: ``B`` along the tiles' columns in one loop over every tile of the block:
-    the first four columns of each tile into ``t`` (tile rows end to end, ``4 tw`` wide),
-    the last two, which overlap the next tile, into ``t2`` at the next tile's place (a row's
-    last tile's into ``ext``), then ``t += t2``; then ``B`` along the rows, one tile row
-    at a time, added into a zero-padded image, copied into ``gx``."""
+    Per channel: ``B`` along the tiles' columns in one loop over every tile of the block,
+    into ``t`` (tile rows end to end, ``4 tw`` wide), each tile adding the two columns of
+    its left neighbour that overlap it (those of a row's last tile go to ``ext``); then
+    ``B`` along the rows, one tile row at a time (``ext`` put in place of the next row's
+    first two columns meanwhile), added into a zero-padded image, copied into ``gx``."""
     n_c, size_h, size_w = gx.shape[1], gx.shape[2], gx.shape[3]
     cols = dv.shape[2]
     th = cols // (hi - lo) // tw
     seg = 4 * tw
     width = _row_len(tw)
     n_rows = (hi - lo) * th
-    di = np.empty((6, cols), gx.dtype)
-    t = np.zeros((6, n_rows * seg + 8), gx.dtype)
-    t2 = np.zeros((6, n_rows * seg + 8), gx.dtype)  # zero where no overlap lands
+    di = np.zeros((6, cols + 1), gx.dtype)  # one plane row of dV, after a zero tile
+    left = np.ones(cols, gx.dtype)  # 0 for the first tile of a row: no left neighbour
+    for row in range(n_rows):
+        left[row * tw] = 0.0
+    t = np.zeros((6, n_rows * seg + width), gx.dtype)
     ext = np.zeros((6, n_rows, 2), gx.dtype)
-    rt = np.zeros((6, width), gx.dtype)  # zero beyond the 4 tw + 2 columns of a tile row
+    keep = np.zeros((6, 2), gx.dtype)
     acc = np.zeros((4 * th + 2, width), gx.dtype)  # one image's channel, padded
     for c in range(n_c):
         for i in range(6):
             for j in range(6):
                 for q in range(cols):
-                    di[j, q] = dv[6 * i + j, c, q]
+                    di[j, q + 1] = dv[6 * i + j, c, q]
             for q in range(cols):
-                b0, b1, b2, b3, b4, b5 = _b6(
-                    di[0, q], di[1, q], di[2, q], di[3, q], di[4, q], di[5, q]
-                )
+                b0, b1, b2, b3, _, _ = _b6(
+                    di[0, q + 1], di[1, q + 1], di[2, q + 1],
+                    di[3, q + 1], di[4, q + 1], di[5, q + 1],
+                )  # fmt: skip
+                _, _, _, _, p4, p5 = _b6(di[0, q], di[1, q], di[2, q], di[3, q], di[4, q], di[5, q])
                 k = 4 * q
-                t[i, k] = b0
-                t[i, k + 1] = b1
+                t[i, k] = b0 + p4 * left[q]
+                t[i, k + 1] = b1 + p5 * left[q]
                 t[i, k + 2] = b2
                 t[i, k + 3] = b3
-                t2[i, k + 4] = b4
-                t2[i, k + 5] = b5
-            for row in range(n_rows):  # a row's last tile overlaps no tile of the next row
-                p = (row + 1) * seg
-                ext[i, row, 0] = t2[i, p]
-                ext[i, row, 1] = t2[i, p + 1]
-                t2[i, p] = 0.0
-                t2[i, p + 1] = 0.0
-            for p in range(n_rows * seg):
-                t[i, p] += t2[i, p]
+            for row in range(n_rows):
+                q = row * tw + tw  # the row's last tile, in di's numbering
+                _, _, _, _, p4, p5 = _b6(di[0, q], di[1, q], di[2, q], di[3, q], di[4, q], di[5, q])
+                ext[i, row, 0] = p4
+                ext[i, row, 1] = p5
         for n in range(lo, hi):
             acc[:, :] = 0.0
             for ty in range(th):
                 row = (n - lo) * th + ty
                 b = row * seg
                 y0 = 4 * ty
-                for i in range(6):
-                    for j in range(seg):
-                        rt[i, j] = t[i, b + j]
-                    rt[i, seg] = ext[i, row, 0]
-                    rt[i, seg + 1] = ext[i, row, 1]
-                for j in range(width):
+                for i in range(6):  # the row's last two columns, in place for the pass
+                    keep[i, 0] = t[i, b + seg]
+                    keep[i, 1] = t[i, b + seg + 1]
+                    t[i, b + seg] = ext[i, row, 0]
+                    t[i, b + seg + 1] = ext[i, row, 1]
+                for j in range(width):  # columns beyond 4 tw + 2: never copied into gx
                     r0, r1, r2, r3, r4, r5 = _b6(
-                        rt[0, j], rt[1, j], rt[2, j], rt[3, j], rt[4, j], rt[5, j]
-                    )
+                        t[0, b + j], t[1, b + j], t[2, b + j],
+                        t[3, b + j], t[4, b + j], t[5, b + j],
+                    )  # fmt: skip
                     acc[y0, j] += r0
                     acc[y0 + 1, j] += r1
                     acc[y0 + 2, j] += r2
                     acc[y0 + 3, j] += r3
                     acc[y0 + 4, j] += r4
                     acc[y0 + 5, j] += r5
+                for i in range(6):
+                    t[i, b + seg] = keep[i, 0]
+                    t[i, b + seg + 1] = keep[i, 1]
             for yy in range(size_h):
                 for xx in range(size_w):
                     gx[n, c, yy, xx] = acc[yy + ph, xx + pw]

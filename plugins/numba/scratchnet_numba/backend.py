@@ -46,7 +46,9 @@ __all__ = ["Numba", "path_for", "winograd_tile"]
 
 DISTRIBUTION: Final = "scratchnet-numba"
 ENTRY_POINT: Final = "scratchnet_numba.backend:Numba"
-TARGET_COLUMNS: Final = 512  # Winograd: tiles per GEMM batch (a few images' worth)
+# Winograd: tiles per GEMM batch, by tile size (F(2x2): 2 images of 28x28; F(4x4), whose
+# transforms loop over every tile of a batch, measured fastest at 8-16 such images)
+TARGET_COLUMNS: Final = {2: 512, 4: 640}
 PARALLEL_MIN_MACS: Final = 5_000_000  # below: one thread, no parallel region to wake
 INDEX_MAX_ENTRIES: Final = 4_000_000  # im2col through an index table up to 16 MB of it
 
@@ -128,9 +130,12 @@ def _tiles(g: ConvGeometry, m: int) -> int:
     return math.prod((s + m - 1) // m for s in g.out)
 
 
-def _block(g: ConvGeometry, m: int) -> int:
-    """Images per Winograd GEMM batch: about `TARGET_COLUMNS` tiles."""
-    return max(1, TARGET_COLUMNS // _tiles(g, m))
+def _block(g: ConvGeometry, m: int, parts: int) -> int:
+    """Images per Winograd GEMM batch: about `TARGET_COLUMNS` tiles, the batches of a
+    thread's range of images made equal (16 images: 8 + 8, not 13 + 3)."""
+    most = max(1, TARGET_COLUMNS[m] // _tiles(g, m))
+    per_part = -(-g.batch // parts)
+    return -(-per_part // -(-per_part // most))
 
 
 def _as_3d(a: Array, dims: int) -> Array:
@@ -279,7 +284,7 @@ class Numba(ConvBackend):
             m = winograd_tile(g)
             u = _winograd_weights(wc, m)
             ph, pw = g.padding
-            block = _block(g, m)
+            block = _block(g, m, parts)
             # the whole batch's transformed input ((m + 2)^2 / m^2 x the input), for backward
             planes = (m + 2) ** 2
             size = planes * g.in_channels * g.batch * _tiles(g, m)
@@ -330,7 +335,7 @@ class Numba(ConvBackend):
             m = winograd_tile(g)
             u = _winograd_weights(wc, m)
             ph, pw = g.padding
-            block = _block(g, m)
+            block = _block(g, m, parts)
             kept = np.empty(0, work)  # the forward's transform of this same x, else recomputed
             if (
                 cache is not None
