@@ -2,16 +2,18 @@
 
 Paths, chosen per call from the geometry:
 
-- ``winograd``: 2-d, 3x3, stride 1, dilation 1 (Winograd F(2x2, 3x3), forward and both
-  gradients), float32 and float64;
+- ``winograd``: 2-d, 3x3, stride 1, dilation 1, at least 4 input channels (Winograd
+  F(4x4, 3x3) or F(2x2, 3x3) by `winograd_tile`, forward and both gradients), float32 and
+  float64;
 - ``im2col``: everything else, 1-, 2- and 3-d, any stride, padding and dilation (per-image
   im2col + GEMM in place, padding never materialised; im2col and col2im through a table of
   source indices built once per call, up to `INDEX_MAX_ENTRIES` entries).
 
-The Winograd forward keeps the batch's transformed input ``V = B^T d B`` (16/4 x the size of
-``x``) for the backward that follows, which uses it for ``grad_w`` only when it gets the same
-``x`` (the same array object, shape and working dtype, the same thread split) and
-recomputes it otherwise; backward releases it, `Numba.clear_cache` too (inference).
+The Winograd forward keeps the batch's transformed input ``V = B^T d B`` (36/16 x the size
+of ``x`` with F(4x4), 16/4 x with F(2x2)) for the backward that follows, which uses it for
+``grad_w`` only when it gets the same ``x`` (the same array object, shape and working dtype,
+the same thread split) and recomputes it otherwise; backward releases it,
+`Numba.clear_cache` too (inference).
 
 Threads: numba's (``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``), one contiguous range of
 images each. Inside that parallel region BLAS is pinned to one thread with ``threadpoolctl``
@@ -116,13 +118,22 @@ def _parallel(run: Callable[[], None]) -> None:
 
 def winograd_tile(g: ConvGeometry) -> int:
     """The output tile size ``m`` of the Winograd F(m x m, 3x3) that `path_for`'s
-    ``"winograd"`` runs: 4 or 2.
+    ``"winograd"`` runs: 4 where F(4x4)'s tiles cover both output axes with no more padding
+    than F(2x2)'s (each ``out % 4`` is 0 or 3), 2 otherwise.
+
+    F(4x4) does 1.8x fewer multiplications on full tiles; it was measured 0.67-0.94x
+    F(2x2)'s time on outputs of 3, 4, 8, 28 and 56, and 1.1-1.4x on 2, 5, 6, 10 and 14,
+    whose last tile row is half empty (benchmarks/README.md). Its float32 error is
+    larger, 1-2.4e-6 of the largest output against 2-5e-7.
 
     >>> from scratchnet_core.conv_geometry import ConvGeometry
-    >>> winograd_tile(ConvGeometry((8, 16, 28, 28), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1), "doc"))
-    4
+    >>> def tile(size: int) -> int:
+    ...     w = (32, 16, 3, 3)
+    ...     return winograd_tile(ConvGeometry((8, 16, size, size), w, (1, 1), (1, 1), (1, 1), ""))
+    >>> tile(28), tile(8), tile(4), tile(14), tile(6)
+    (4, 4, 4, 2, 2)
     """
-    return 4
+    return 4 if all(-(-s // 4) * 4 == -(-s // 2) * 2 for s in g.out) else 2
 
 
 def _tiles(g: ConvGeometry, m: int) -> int:
@@ -184,28 +195,22 @@ _G = {
 }
 
 
+# ``U = G g G^T`` is one product with ``kron(G, G)`` ((m + 2)^2, 9) on the flattened kernels
+_GG = {m: np.kron(g, g) for m, g in _G.items()}
+
+
 def _winograd_weights(w: Array, m: int) -> Array:
     """``U = G g G^T`` for every (out, in) channel pair, as ``(a^2, C_out, C_in)``,
-    ``a = m + 2``; computed in float64 and rounded once to ``w``'s dtype.
-
-    Two ``tensordot``s (one GEMM each), not a batched product of 3x3 matrices, which NumPy
-    runs matrix by matrix."""
-    g = _G[m]
-    a = g.shape[0]
-    t = np.tensordot(w, g, axes=([3], [1]))  # (C_out, C_in, 3, a): along the kernel's rows
-    u = np.tensordot(g, t, axes=([1], [2]))  # (a, C_out, C_in, a)
-    u = u.transpose(0, 3, 1, 2).reshape(a * a, w.shape[0], w.shape[1])
-    return np.ascontiguousarray(u, dtype=w.dtype)
+    ``a = m + 2``: one GEMM with ``kron(G, G)``, in float64, rounded once to ``w``'s dtype
+    (two ``tensordot``s took 1.5-4x as long on 32 x 16 kernels)."""
+    u = _GG[m] @ w.reshape(-1, 9).T
+    return np.ascontiguousarray(u, dtype=w.dtype).reshape(-1, w.shape[0], w.shape[1])
 
 
 def _winograd_weight_grad(du: Array, shape: tuple[int, ...], m: int) -> Array:
     """``dL/dg = G^T dU G`` from ``du: (a^2, C_out, C_in)``, as ``(C_out, C_in, 3, 3)``."""
-    g = _G[m].astype(du.dtype)
-    a = g.shape[0]
-    d = du.reshape(a, a, shape[0], shape[1])
-    t = np.tensordot(g, d, axes=([0], [0]))  # (3, a, C_out, C_in)
-    dg = np.tensordot(t, g, axes=([1], [0]))  # (3, C_out, C_in, 3)
-    return np.ascontiguousarray(dg.transpose(1, 2, 0, 3))
+    dg = _GG[m].T @ du.reshape(du.shape[0], -1)  # (9, C_out C_in)
+    return np.ascontiguousarray(dg.T, dtype=du.dtype).reshape(shape)
 
 
 class Numba(ConvBackend):
