@@ -219,7 +219,7 @@ def test_winograd_gradients_by_finite_differences(case, tile: int) -> None:
     assert_gradients_close(grad_w, numerical_gradient(loss, w), f"F({tile}x{tile}) dL/dw")
 
 
-def test_winograd_tile_is_4_where_its_tiles_pad_no_more_than_2s() -> None:
+def test_winograd_tile_is_4_where_it_needs_fewer_multiplications() -> None:
     def tile_for(height: int, width: int, padding: int = 1) -> int:
         g = ConvGeometry(
             (32, 16, height, width), (32, 16, 3, 3), (1, 1), (padding,) * 2, (1, 1), "test"
@@ -228,10 +228,9 @@ def test_winograd_tile_is_4_where_its_tiles_pad_no_more_than_2s() -> None:
 
     # the grid's 3x3 shape and the digits networks' 8x8 and 4x4 maps
     assert tile_for(28, 28) == tile_for(8, 8) == tile_for(4, 4) == 4
-    assert [tile_for(s, s) for s in range(1, 17)] == [
-        4 if s % 4 in (0, 3) else 2 for s in range(1, 17)
-    ]
-    assert tile_for(28, 14) == tile_for(14, 28) == 2  # both axes must fit
+    # 36 multiplications per 4x4 tile against 16 per 2x2 tile; ties (5, 6) go to F(2x2)
+    assert [s for s in range(1, 17) if tile_for(s, s) == 2] == [1, 2, 5, 6]
+    assert tile_for(28, 2) == tile_for(2, 28) == 2  # 7 tiles of 36 against 14 of 16
     assert tile_for(30, 30, padding=0) == 4  # out 28
 
 

@@ -563,6 +563,9 @@ def _b6(a0: Any, a1: Any, a2: Any, a3: Any, a4: Any, a5: Any) -> Any:
 # - a row pass writes through a slice view of its tile row (``flat[:, b : b + width]``,
 #   indexed by the loop variable) rather than at ``flat[i, b + j]``, and no hot loop reads
 #   an array made by ``reshape`` (its strides come out of a run-time call);
+# - no view of an array that the threads share (x, y, dY, dX, the kept transform) is made
+#   in a loop: a view counts a reference to its array atomically, and two cores doing that
+#   to the same array took 2-3x the whole call;
 # - the loops along the tiles' columns run over every tile of a batch of images (a tile
 #   row of 7 tiles is shorter than one vector); the loops along a tile row run over
 #   `_row_len` columns, a multiple of 8, so that they have no scalar remainder.
@@ -597,10 +600,9 @@ def _wino4_input(x: Any, v: Any, lo: int, hi: int, ph: int, pw: int, tw: int) ->
     out = np.empty((6, cols), x.dtype)
     for c in range(n_c):
         for n in range(lo, hi):
-            xc = x[n, c]
             for yy in range(size_h):
                 for xx in range(size_w):
-                    inner[yy, xx] = xc[yy, xx]
+                    inner[yy, xx] = x[n, c, yy, xx]
             for ty in range(th):
                 row = (n - lo) * th + ty
                 pr = pad[4 * ty : 4 * ty + 6]
@@ -644,9 +646,9 @@ def _wino4_input(x: Any, v: Any, lo: int, hi: int, ph: int, pw: int, tw: int) ->
                 out[4, q] = a4
                 out[5, q] = a5
             for j in range(6):
-                vj, oj = v[6 * i + j, c], out[j]
+                oj = out[j]
                 for q in range(cols):
-                    vj[q] = oj[q]
+                    v[6 * i + j, c, q] = oj[q]
 
 
 @njit(cache=True, nogil=True)
@@ -686,9 +688,9 @@ def _wino4_output(m: Any, y: Any, lo: int, hi: int, tw: int) -> None:
                     rt[2, j] = r2
                     rt[3, j] = r3
                 for r in range(min(4, out_h - 4 * ty)):
-                    yr, rr = y[n, o, 4 * ty + r], rt[r]
+                    rr = rt[r]
                     for j in range(out_w):
-                        yr[j] = rr[j]
+                        y[n, o, 4 * ty + r, j] = rr[j]
 
 
 @njit(cache=True, nogil=True)
@@ -713,9 +715,8 @@ def _wino4_grad_output(gy: Any, mg: Any, lo: int, hi: int, tw: int) -> None:
                 for r in range(4):
                     gr = g[r]
                     if 4 * ty + r < out_h:
-                        src = gy[n, o, 4 * ty + r]
                         for j in range(out_w):
-                            gr[j] = src[j]
+                            gr[j] = gy[n, o, 4 * ty + r, j]
                     else:
                         for j in range(out_w):
                             gr[j] = 0.0
@@ -820,10 +821,9 @@ def _wino4_grad_input(dv: Any, gx: Any, lo: int, hi: int, ph: int, pw: int, tw: 
                 for i in range(6):
                     tr[i, seg] = keep[i, 0]
                     tr[i, seg + 1] = keep[i, 1]
-            gxc = gx[n, c]
             for yy in range(size_h):
                 for xx in range(size_w):
-                    gxc[yy, xx] = inner[yy, xx]
+                    gx[n, c, yy, xx] = inner[yy, xx]
 
 
 @njit(cache=True, nogil=True)

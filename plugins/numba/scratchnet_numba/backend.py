@@ -107,7 +107,12 @@ def _compiled(run: Callable[[], T]) -> T:
 
 def _parallel(run: Callable[[], None]) -> None:
     """A parallel kernel call, with BLAS pinned to one thread inside it; one at a time (two
-    Python threads must not launch parallel regions at once on numba's default layer)."""
+    Python threads must not launch parallel regions at once on numba's default layer).
+
+    NumPy work that calls BLAS around a parallel kernel belongs inside ``run`` too: a
+    product large enough for OpenBLAS to run on two threads leaves them spinning into
+    numba's parallel region (Winograd's weight transforms of 64 x 64 kernels made the
+    forward 4 ms instead of 1)."""
 
     def pinned() -> None:
         with _parallel_lock, _one_blas_thread():
@@ -118,22 +123,22 @@ def _parallel(run: Callable[[], None]) -> None:
 
 def winograd_tile(g: ConvGeometry) -> int:
     """The output tile size ``m`` of the Winograd F(m x m, 3x3) that `path_for`'s
-    ``"winograd"`` runs: 4 where F(4x4)'s tiles cover both output axes with no more padding
-    than F(2x2)'s (each ``out % 4`` is 0 or 3), 2 otherwise.
+    ``"winograd"`` runs: 4 where F(4x4) needs fewer multiplications than F(2x2) (36 per
+    4x4 tile against 16 per 2x2 tile, partial tiles counted whole), else 2.
 
-    F(4x4) does 1.8x fewer multiplications on full tiles; it was measured 0.67-0.94x
-    F(2x2)'s time on outputs of 3, 4, 8, 28 and 56, and 1.1-1.4x on 2, 5, 6, 10 and 14,
-    whose last tile row is half empty (benchmarks/README.md). Its float32 error is
-    larger, 1-2.4e-6 of the largest output against 2-5e-7.
+    F(4x4) was measured faster wherever it needs fewer: 0.56-0.88x F(2x2)'s time on 3x3
+    stride-1 layers with 4x4 to 56x56 outputs and 16-64 channels (benchmarks/README.md);
+    on 1x1, 2x2 and 6x6 outputs, where it needs as many or more, 1.2-1.3x. Its float32
+    error is larger: 1-2.4e-6 of the largest output against 2-5e-7.
 
     >>> from scratchnet_core.conv_geometry import ConvGeometry
     >>> def tile(size: int) -> int:
     ...     w = (32, 16, 3, 3)
     ...     return winograd_tile(ConvGeometry((8, 16, size, size), w, (1, 1), (1, 1), (1, 1), ""))
-    >>> tile(28), tile(8), tile(4), tile(14), tile(6)
-    (4, 4, 4, 2, 2)
+    >>> tile(28), tile(8), tile(4), tile(14), tile(6), tile(2)
+    (4, 4, 4, 4, 2, 2)
     """
-    return 4 if all(-(-s // 4) * 4 == -(-s // 2) * 2 for s in g.out) else 2
+    return 4 if 36 * _tiles(g, 4) < 16 * _tiles(g, 2) else 2
 
 
 def _tiles(g: ConvGeometry, m: int) -> int:
@@ -287,7 +292,6 @@ class Numba(ConvBackend):
         self._cache = None  # the previous buffer goes before the new one is allocated
         if path_for(g) == "winograd":
             m = winograd_tile(g)
-            u = _winograd_weights(wc, m)
             ph, pw = g.padding
             block = _block(g, m, parts)
             # the whole batch's transformed input ((m + 2)^2 / m^2 x the input), for backward
@@ -295,14 +299,17 @@ class Numba(ConvBackend):
             size = planes * g.in_channels * g.batch * _tiles(g, m)
             keep = np.empty(size if self._keep else 0, work)
             if parts == 1:
+                u = _winograd_weights(wc, m)
                 _compiled(
                     lambda: _kernels.winograd_forward_range(
                         xc, u, y, m, ph, pw, block, 0, g.batch, keep
                     )
                 )
-            else:
+            else:  # the weight transform inside, where BLAS has one thread (`_parallel`)
                 _parallel(
-                    lambda: _kernels.winograd_forward(xc, u, y, m, ph, pw, block, parts, keep)
+                    lambda: _kernels.winograd_forward(
+                        xc, _winograd_weights(wc, m), y, m, ph, pw, block, parts, keep
+                    )
                 )
             if keep.size:
                 self._cache = (x, x.shape, work, g.padding, parts, block, m, keep)
@@ -338,7 +345,6 @@ class Numba(ConvBackend):
         cache, self._cache = self._cache, None
         if path_for(g) == "winograd":
             m = winograd_tile(g)
-            u = _winograd_weights(wc, m)
             ph, pw = g.padding
             block = _block(g, m, parts)
             kept = np.empty(0, work)  # the forward's transform of this same x, else recomputed
@@ -351,19 +357,24 @@ class Numba(ConvBackend):
             del cache
             du = np.empty((parts, (m + 2) ** 2, g.out_channels, g.in_channels), dtype=work)
             if parts == 1:
+                u = _winograd_weights(wc, m)
                 _compiled(
                     lambda: _kernels.winograd_backward_range(
                         xc, u, gy, grad_x, du[0], m, ph, pw, block, 0, g.batch, kept
                     )
                 )
-            else:
-                _parallel(
-                    lambda: _kernels.winograd_backward(
-                        xc, u, gy, grad_x, du, m, ph, pw, block, parts, kept
-                    )
-                )
+                grad_w = _winograd_weight_grad(du[0], w.shape, m)
+            else:  # both weight transforms inside, where BLAS has one thread
+                grads: list[Array] = []
+
+                def run() -> None:
+                    u = _winograd_weights(wc, m)
+                    _kernels.winograd_backward(xc, u, gy, grad_x, du, m, ph, pw, block, parts, kept)
+                    grads.append(_winograd_weight_grad(du.sum(axis=0), w.shape, m))
+
+                _parallel(run)
+                grad_w = grads[0]
             del kept
-            grad_w = _winograd_weight_grad(du.sum(axis=0) if parts > 1 else du[0], w.shape, m)
         else:
             gv = _geometry_vector(g)
             x3, gx3 = _as_3d(xc, g.dims), _as_3d(grad_x, g.dims)
