@@ -79,6 +79,44 @@ def test_batch_norm_running_statistics_and_eval_mode() -> None:
         bn.forward(np.zeros((2, 4, 3, 3)))
 
 
+@pytest.mark.parametrize("name", ["batch_norm", "batch_norm2d"])
+def test_batch_norm_float32_against_a_float64_definition(name) -> None:
+    rng = np.random.default_rng(1)
+    shape = (16, 5, 6, 7) if name == "batch_norm2d" else (64, 5)
+    x = rng.normal(3.0, 2.0, shape).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    bn = sn.get_layers()[name](5, dtype="float32")
+    bn.parameters()["weight"][...] = np.linspace(0.5, 2, 5)
+    bn.parameters()["bias"][...] = np.arange(5)
+    axes = (0, *range(2, x.ndim))
+    view = (1, -1, *(1,) * (x.ndim - 2))
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    w = np.linspace(0.5, 2, 5).reshape(view)
+    xhat = (x64 - x64.mean(axes, keepdims=True)) / np.sqrt(x64.var(axes, keepdims=True) + 1e-5)
+    gx = g64 * w
+    expected_dx = gx - gx.mean(axes, keepdims=True) - xhat * (gx * xhat).mean(axes, keepdims=True)
+    expected_dx /= np.sqrt(x64.var(axes, keepdims=True) + 1e-5)
+    y = bn.forward(x, training=True)
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, xhat * w + np.arange(5).reshape(view), rtol=2e-5, atol=2e-5)
+    dx = bn.backward(g)
+    np.testing.assert_allclose(dx, expected_dx, rtol=1e-4, atol=1e-5)
+    grads = bn.gradients()
+    np.testing.assert_allclose(grads["weight"], (g64 * xhat).sum(axes), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(grads["bias"], g64.sum(axes), rtol=1e-4, atol=1e-4)
+
+
+def test_batch_norm_statistics_survive_squares_that_overflow() -> None:
+    # float32 squares of 1e20 overflow: the statistics are recomputed on x / max|x|
+    x = np.random.default_rng(2).normal(1.0, 1.0, (8, 3, 4, 4)).astype(np.float32)
+    bn = sn.get_layers()["batch_norm2d"](3, dtype="float32")
+    small = bn.forward(x, training=True)
+    large = bn.forward(x * np.float32(1e20), training=True)
+    assert np.isfinite(large).all()
+    np.testing.assert_allclose(large, small, rtol=1e-4, atol=1e-4)
+    assert np.isfinite(bn.backward(np.ones_like(large))).all()
+
+
 def test_a_model_with_batch_norm_and_dropout_saves_its_buffers(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     X, Y = rng.standard_normal((64, 6)), rng.integers(0, 3, 64)

@@ -74,3 +74,14 @@ def test_preferred_initializers() -> None:
 def test_checker_catches_a_wrong_gradient() -> None:
     with pytest.raises(AssertionError, match="relative error"):
         check_activation(WrongSquare())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_leaky_relu_is_the_two_branch_definition_bit_for_bit(dtype) -> None:
+    z = np.array([-np.inf, -3.5, -1e-30, -0.0, 0.0, 1e-30, 2.25, np.inf, np.nan], dtype=dtype)
+    g = np.array([1.0, np.inf, -2.0, 3.0, 4.0, -np.inf, 5.0, 6.0, 7.0], dtype=dtype)
+    layer = sn.get_activation_functions()["leaky_relu"](0.1)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(layer.forward(z), np.where(z > 0, z, z * 0.1))
+        np.testing.assert_array_equal(layer.backward(g), np.where(z > 0, g, g * 0.1))
+    assert layer.forward(z).dtype == np.dtype(dtype)

@@ -57,6 +57,30 @@ def test_matches_loop_reference(case) -> None:
     assert layer.output_shape(x.shape[1:]) == y.shape[1:]
 
 
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding"),
+    [((2, 2), (2, 2), (0, 0)), ((3, 2), (1, 2), (1, 0)), ((2, 3), (3, 3), (1, 1))],
+)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool_ties_go_to_the_first_maximum(kernel, stride, padding, dtype) -> None:
+    # ties are the common case after relu (windows of zeros): one input takes each gradient
+    x = np.random.default_rng(4).integers(0, 3, (2, 3, 7, 8)).astype(dtype)
+    layer = sn.get_layers()["max_pool2d"](kernel, stride, padding, dtype=dtype)
+    y = layer.forward(x, training=True)
+    np.testing.assert_array_equal(y, pool_forward(x, kernel, stride, padding, "max"))
+    g = np.random.default_rng(5).standard_normal(y.shape).astype(dtype)
+    np.testing.assert_allclose(
+        layer.backward(g), pool_backward(g, x, kernel, stride, padding, "max"), rtol=1e-6
+    )
+
+
+def test_max_pool_propagates_nan_like_pytorch() -> None:
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 1, 1] = np.nan
+    y = sn.get_layers()["max_pool2d"](2).forward(x)
+    assert np.isnan(y[0, 0, 0, 0]) and not np.isnan(y[0, 0, 1]).any() and y[0, 0, 0, 1] == 0
+
+
 @pytest.mark.parametrize("name", sorted(set(NAMES.values())))
 def test_conformance(name) -> None:
     cls = sn.get_layers()[name]

@@ -66,14 +66,20 @@ class LeakyReLU(ActivationFunction):
     def __init__(self, negative_slope: float = 0.01) -> None:
         self.negative_slope = finite_real("leaky_relu", "negative_slope", negative_slope)
 
+    # the slope of each element, 1 or negative_slope, computed exactly without np.where
+    # (which branches on every element); forward and backward multiply by it
     def forward(self, z: Array) -> Array:
-        mask = z > 0
-        self.save_for_backward(mask)
-        return np.where(mask, z, z * self.negative_slope)
+        positive = z > 0
+        slope = positive + self.negative_slope * ~positive
+        slope = slope.astype(z.dtype, copy=False)
+        self.save_for_backward(slope)
+        result: Array = z * slope
+        return result
 
     def backward(self, grad: Array) -> Array:
-        (mask,) = self.saved
-        return np.where(mask, grad, grad * self.negative_slope)
+        (slope,) = self.saved
+        result: Array = grad * slope
+        return result
 
     def get_config(self) -> dict[str, Any]:
         return {"negative_slope": self.negative_slope}

@@ -136,18 +136,25 @@ class _PoolNd(Layer):
 
 
 class _MaxPoolNd(_PoolNd):
-    """The maximum of each window; the gradient goes to the first maximum."""
+    """The maximum of each window; the gradient goes to the first maximum. A NaN in a window
+    makes its maximum NaN, as in PyTorch."""
 
     def forward(self, x: Array, training: bool = False) -> Array:
         xp, out = self._prepare(x, -np.inf)
         taps = self._taps(out)
+        # Each tap is copied into one contiguous buffer before it is compared: NumPy's loops
+        # over strided views of short rows cost more than the copy. The running arg-max is
+        # kept without masks (np.where and boolean assignment branch on every element).
         best = xp[taps[0]].copy()
-        arg = np.zeros(best.shape, dtype=np.int32)
+        kind = np.int8 if len(taps) <= np.iinfo(np.int8).max else np.int32
+        arg = np.zeros(best.shape, dtype=kind)
+        v = np.empty_like(best)
+        better = np.empty(best.shape, dtype=bool)
         for i, tap in enumerate(taps[1:], start=1):
-            v = xp[tap]
-            better = v > best
-            np.copyto(best, v, where=better)
-            arg[better] = i
+            np.copyto(v, xp[tap])
+            np.greater(v, best, out=better)
+            np.maximum(best, v, out=best)
+            np.maximum(arg, better * kind(i), out=arg)
         self.save_for_backward(arg, xp.shape, out)
         return best
 
@@ -156,8 +163,12 @@ class _MaxPoolNd(_PoolNd):
         if not self.needs_input_grad:
             return None
         grad_xp = np.zeros(padded_shape, dtype=grad.dtype)
+        disjoint = all(s >= k for s, k in zip(self.stride, self.kernel_size, strict=True))
         for i, tap in enumerate(self._taps(out)):
-            grad_xp[tap] += np.where(arg == i, grad, 0)
+            if disjoint:  # windows do not overlap: each input takes at most one output
+                np.multiply(grad, arg == i, out=grad_xp[tap])
+            else:
+                grad_xp[tap] += grad * (arg == i)
         return self._unpad(grad_xp)
 
 
