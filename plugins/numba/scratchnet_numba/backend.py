@@ -51,6 +51,9 @@ ENTRY_POINT: Final = "scratchnet_numba.backend:Numba"
 # Winograd: tiles per GEMM batch, by tile size (F(2x2): 2 images of 28x28; F(4x4), whose
 # transforms loop over every tile of a batch, measured fastest at 8-16 such images)
 TARGET_COLUMNS: Final = {2: 512, 4: 640}
+# ... and at most this many bytes of transformed input and output per batch ((m + 2)^2
+# planes of C_in + C_out rows): 8 images of 14x14 with 64 + 64 channels, not 16
+TARGET_BYTES: Final = 3_000_000
 PARALLEL_MIN_MACS: Final = 5_000_000  # below: one thread, no parallel region to wake
 INDEX_MAX_ENTRIES: Final = 4_000_000  # im2col through an index table up to 16 MB of it
 
@@ -146,10 +149,13 @@ def _tiles(g: ConvGeometry, m: int) -> int:
     return math.prod((s + m - 1) // m for s in g.out)
 
 
-def _block(g: ConvGeometry, m: int, parts: int) -> int:
-    """Images per Winograd GEMM batch: about `TARGET_COLUMNS` tiles, the batches of a
-    thread's range of images made equal (16 images: 8 + 8, not 13 + 3)."""
-    most = max(1, TARGET_COLUMNS[m] // _tiles(g, m))
+def _block(g: ConvGeometry, m: int, parts: int, itemsize: int = 4) -> int:
+    """Images per Winograd GEMM batch: about `TARGET_COLUMNS` tiles and at most about
+    `TARGET_BYTES`, the batches of a thread's range of images made equal (16 images: 8 + 8,
+    not 13 + 3)."""
+    tiles = _tiles(g, m)
+    image_bytes = (m + 2) ** 2 * (g.in_channels + g.out_channels) * tiles * itemsize
+    most = max(1, min(TARGET_COLUMNS[m] // tiles, TARGET_BYTES // image_bytes))
     per_part = -(-g.batch // parts)
     return -(-per_part // -(-per_part // most))
 
@@ -293,7 +299,7 @@ class Numba(ConvBackend):
         if path_for(g) == "winograd":
             m = winograd_tile(g)
             ph, pw = g.padding
-            block = _block(g, m, parts)
+            block = _block(g, m, parts, work.itemsize)
             # the whole batch's transformed input ((m + 2)^2 / m^2 x the input), for backward
             planes = (m + 2) ** 2
             size = planes * g.in_channels * g.batch * _tiles(g, m)
@@ -346,7 +352,7 @@ class Numba(ConvBackend):
         if path_for(g) == "winograd":
             m = winograd_tile(g)
             ph, pw = g.padding
-            block = _block(g, m, parts)
+            block = _block(g, m, parts, work.itemsize)
             kept = np.empty(0, work)  # the forward's transform of this same x, else recomputed
             if (
                 cache is not None
