@@ -12,7 +12,7 @@ import pytest
 
 import scratchnet_core as sn
 from scratchnet_core.conv_geometry import ConvGeometry
-from scratchnet_core.testing import check_conv_backend
+from scratchnet_core.testing import assert_gradients_close, check_conv_backend, numerical_gradient
 from scratchnet_numba import _kernels, backend
 from scratchnet_std.conv_backends import auto as auto_mod
 from scratchnet_std.conv_backends.auto import BackendExcludedWarning
@@ -96,9 +96,9 @@ def test_backward_after_forward_reuses_the_kept_transform_and_releases_it(case) 
     y = b.forward(x, w, stride, padding, dilation)
     g = rng.standard_normal(y.shape)
     kept = b._cache[-1]
-    assert kept.size == 16 * x.shape[0] * x.shape[1] * ((y.shape[2] + 1) // 2) * (
-        (y.shape[3] + 1) // 2
-    )
+    m = backend.winograd_tile(ConvGeometry(*case, "test"))  # F(m x m): (m + 2)^2 planes
+    tiles = -(-y.shape[2] // m) * -(-y.shape[3] // m)
+    assert kept.size == (m + 2) ** 2 * x.shape[0] * x.shape[1] * tiles
     grad_x, grad_w = b.backward(g, x, w, stride, padding, dilation)
     assert b._cache is None  # released by backward
     ref_x, ref_w = conv_backward(g, x, w, stride, padding, dilation)
@@ -136,6 +136,102 @@ def test_float32_error_is_bounded_against_float64(case) -> None:
     for out, ref in zip(outs, refs, strict=True):
         assert out.dtype == np.float32
         assert np.abs(out - ref).max() <= 5e-6 * np.abs(ref).max()
+
+
+# Winograd tile edges, each run with F(2x2) and F(4x4): outputs not multiples of 4 (nor of
+# 2), padding 0 and 1, outputs smaller than a tile, serial and parallel (the last case)
+TILE_CASES = [
+    ((2, 4, 7, 6), (3, 4, 3, 3), (1, 1), (1, 1), (1, 1)),  # out 7 x 6
+    ((2, 4, 9, 11), (3, 4, 3, 3), (1, 1), (0, 0), (1, 1)),  # padding 0: out 7 x 9
+    ((2, 5, 3, 5), (2, 5, 3, 3), (1, 1), (0, 1), (1, 1)),  # out 1 x 5: a row of tiles
+    ((3, 4, 2, 10), (2, 4, 3, 3), (1, 1), (1, 0), (1, 1)),  # out 2 x 8, input 2 high
+    ((1, 4, 3, 3), (2, 4, 3, 3), (1, 1), (0, 0), (1, 1)),  # out 1 x 1
+    ((2, 4, 4, 4), (3, 4, 3, 3), (1, 1), (2, 1), (1, 1)),  # padding 2 and 1: out 6 x 4
+    ((16, 16, 13, 12), (16, 16, 3, 3), (1, 1), (1, 1), (1, 1)),  # parallel: out 13 x 12
+]
+
+
+@pytest.fixture(params=[2, 4], ids=["F2", "F4"])
+def tile(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> int:
+    """Winograd with the tile size forced, whatever `winograd_tile` would choose."""
+    m: int = request.param
+    monkeypatch.setattr(backend, "winograd_tile", lambda g: m)
+    return m
+
+
+@pytest.mark.parametrize("case", TILE_CASES)
+def test_winograd_tiles_match_loop_reference(case, tile: int) -> None:
+    """float64, both tile sizes: forward, backward with the kept transform, and backward
+    recomputing it, each against the loop reference."""
+    x_shape, w_shape, stride, padding, dilation = case
+    assert backend.path_for(ConvGeometry(*case, "test")) == "winograd"
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = numba_backend()
+    y = b.forward(x, w, stride, padding, dilation)
+    np.testing.assert_allclose(y, conv_forward(x, w, stride, padding, dilation), 1e-10, 1e-10)
+    assert b._cache is not None and b._cache[-1].size % (tile + 2) ** 2 == 0
+    g = rng.standard_normal(y.shape)
+    ref_x, ref_w = conv_backward(g, x, w, stride, padding, dilation)
+    for _ in ("kept", "recomputed"):
+        grad_x, grad_w = b.backward(g, x, w, stride, padding, dilation)
+        np.testing.assert_allclose(grad_x, ref_x, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(grad_w, ref_w, rtol=1e-10, atol=1e-10)
+        assert b._cache is None  # the second backward recomputes the transform
+
+
+@pytest.mark.parametrize(
+    "case", [*TILE_CASES, ((4, 16, 28, 28), (32, 16, 3, 3), (1, 1), (1, 1), (1, 1))]
+)
+def test_winograd_tiles_float32_error_is_bounded(case, tile: int) -> None:
+    """float32 against float64, both tile sizes: F(4x4) measured 1-2.4e-6 of the largest
+    value (F(2x2) 2-5e-7); bounded at the same 5e-6 as every path."""
+    x_shape, w_shape, stride, padding, dilation = case
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    y64 = conv_forward(x, w, stride, padding, dilation)
+    g = rng.standard_normal(y64.shape)
+    refs = (y64, *conv_backward(g, x, w, stride, padding, dilation))
+    b = numba_backend()
+    x32, w32, g32 = (a.astype(np.float32) for a in (x, w, g))
+    y = b.forward(x32, w32, stride, padding, dilation)
+    outs = (y, *b.backward(g32, x32, w32, stride, padding, dilation))
+    for out, ref in zip(outs, refs, strict=True):
+        assert out.dtype == np.float32
+        assert np.abs(out - ref).max() <= 5e-6 * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("case", [TILE_CASES[0], TILE_CASES[3]])
+def test_winograd_gradients_by_finite_differences(case, tile: int) -> None:
+    """float64, the conformance kit's numerical gradient, both tile sizes."""
+    x_shape, w_shape, stride, padding, dilation = case
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    b = numba_backend()
+    y = b.forward(x, w, stride, padding, dilation)
+    g = rng.standard_normal(y.shape)
+    grad_x, grad_w = b.backward(g, x, w, stride, padding, dilation)
+
+    def loss() -> float:
+        return float(np.sum(b.forward(x, w, stride, padding, dilation) * g))
+
+    assert_gradients_close(grad_x, numerical_gradient(loss, x), f"F({tile}x{tile}) dL/dx")
+    assert_gradients_close(grad_w, numerical_gradient(loss, w), f"F({tile}x{tile}) dL/dw")
+
+
+def test_winograd_tile_is_4_where_it_needs_fewer_multiplications() -> None:
+    def tile_for(height: int, width: int, padding: int = 1) -> int:
+        g = ConvGeometry(
+            (32, 16, height, width), (32, 16, 3, 3), (1, 1), (padding,) * 2, (1, 1), "test"
+        )
+        return backend.winograd_tile(g)
+
+    # the grid's 3x3 shape and the digits networks' 8x8 and 4x4 maps
+    assert tile_for(28, 28) == tile_for(8, 8) == tile_for(4, 4) == 4
+    # 36 multiplications per 4x4 tile against 16 per 2x2 tile; ties (5, 6) go to F(2x2)
+    assert [s for s in range(1, 17) if tile_for(s, s) == 2] == [1, 2, 5, 6]
+    assert tile_for(28, 2) == tile_for(2, 28) == 2  # 7 tiles of 36 against 14 of 16
+    assert tile_for(30, 30, padding=0) == 4  # out 28
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c[1][2:] != (3, 3) or c[2][0] != 1])

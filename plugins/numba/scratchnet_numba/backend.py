@@ -2,16 +2,18 @@
 
 Paths, chosen per call from the geometry:
 
-- ``winograd``: 2-d, 3x3, stride 1, dilation 1 (Winograd F(2x2, 3x3), forward and both
-  gradients), float32 and float64;
+- ``winograd``: 2-d, 3x3, stride 1, dilation 1, at least 4 input channels (Winograd
+  F(4x4, 3x3) or F(2x2, 3x3) by `winograd_tile`, forward and both gradients), float32 and
+  float64;
 - ``im2col``: everything else, 1-, 2- and 3-d, any stride, padding and dilation (per-image
   im2col + GEMM in place, padding never materialised; im2col and col2im through a table of
   source indices built once per call, up to `INDEX_MAX_ENTRIES` entries).
 
-The Winograd forward keeps the batch's transformed input ``V = B^T d B`` (16/4 x the size of
-``x``) for the backward that follows, which uses it for ``grad_w`` only when it gets the same
-``x`` (the same array object, shape and working dtype, the same thread split) and
-recomputes it otherwise; backward releases it, `Numba.clear_cache` too (inference).
+The Winograd forward keeps the batch's transformed input ``V = B^T d B`` (36/16 x the size
+of ``x`` with F(4x4), 16/4 x with F(2x2)) for the backward that follows, which uses it for
+``grad_w`` only when it gets the same ``x`` (the same array object, shape and working dtype,
+the same thread split) and recomputes it otherwise; backward releases it,
+`Numba.clear_cache` too (inference).
 
 Threads: numba's (``numba.set_num_threads`` / ``NUMBA_NUM_THREADS``), one contiguous range of
 images each. Inside that parallel region BLAS is pinned to one thread with ``threadpoolctl``
@@ -42,11 +44,16 @@ from scratchnet_core.interfaces import Array
 
 from . import _kernels
 
-__all__ = ["Numba", "path_for"]
+__all__ = ["Numba", "path_for", "winograd_tile"]
 
 DISTRIBUTION: Final = "scratchnet-numba"
 ENTRY_POINT: Final = "scratchnet_numba.backend:Numba"
-TARGET_COLUMNS: Final = 512  # Winograd: tiles per GEMM batch (a few images' worth)
+# Winograd: tiles per GEMM batch, by tile size (F(2x2): 2 images of 28x28; F(4x4), whose
+# transforms loop over every tile of a batch, measured fastest at 8-16 such images)
+TARGET_COLUMNS: Final = {2: 512, 4: 640}
+# ... and at most this many bytes of transformed input and output per batch ((m + 2)^2
+# planes of C_in + C_out rows): 8 images of 14x14 with 64 + 64 channels, not 16
+TARGET_BYTES: Final = 3_000_000
 PARALLEL_MIN_MACS: Final = 5_000_000  # below: one thread, no parallel region to wake
 INDEX_MAX_ENTRIES: Final = 4_000_000  # im2col through an index table up to 16 MB of it
 
@@ -103,7 +110,12 @@ def _compiled(run: Callable[[], T]) -> T:
 
 def _parallel(run: Callable[[], None]) -> None:
     """A parallel kernel call, with BLAS pinned to one thread inside it; one at a time (two
-    Python threads must not launch parallel regions at once on numba's default layer)."""
+    Python threads must not launch parallel regions at once on numba's default layer).
+
+    NumPy work that calls BLAS around a parallel kernel belongs inside ``run`` too: a
+    product large enough for OpenBLAS to run on two threads leaves them spinning into
+    numba's parallel region (Winograd's weight transforms of 64 x 64 kernels made the
+    forward 4 ms instead of 1)."""
 
     def pinned() -> None:
         with _parallel_lock, _one_blas_thread():
@@ -112,9 +124,40 @@ def _parallel(run: Callable[[], None]) -> None:
     _compiled(pinned)
 
 
-def _block(g: ConvGeometry) -> int:
-    """Images per Winograd GEMM batch: about `TARGET_COLUMNS` tiles."""
-    return max(1, TARGET_COLUMNS // math.prod((s + 1) // 2 for s in g.out))
+def winograd_tile(g: ConvGeometry) -> int:
+    """The output tile size ``m`` of the Winograd F(m x m, 3x3) that `path_for`'s
+    ``"winograd"`` runs: 4 where F(4x4) needs fewer multiplications than F(2x2) (36 per
+    4x4 tile against 16 per 2x2 tile, partial tiles counted whole), else 2.
+
+    F(4x4) was measured faster wherever it needs fewer: 0.56-0.88x F(2x2)'s time on 3x3
+    stride-1 layers with 4x4 to 56x56 outputs and 16-64 channels (benchmarks/README.md);
+    on 1x1, 2x2 and 6x6 outputs, where it needs as many or more, 1.2-1.3x. Its float32
+    error is larger: 1-2.4e-6 of the largest output against 2-5e-7.
+
+    >>> from scratchnet_core.conv_geometry import ConvGeometry
+    >>> def tile(size: int) -> int:
+    ...     w = (32, 16, 3, 3)
+    ...     return winograd_tile(ConvGeometry((8, 16, size, size), w, (1, 1), (1, 1), (1, 1), ""))
+    >>> tile(28), tile(8), tile(4), tile(14), tile(6), tile(2)
+    (4, 4, 4, 4, 2, 2)
+    """
+    return 4 if 36 * _tiles(g, 4) < 16 * _tiles(g, 2) else 2
+
+
+def _tiles(g: ConvGeometry, m: int) -> int:
+    """Winograd tiles per image: ``ceil(OH / m) ceil(OW / m)``."""
+    return math.prod((s + m - 1) // m for s in g.out)
+
+
+def _block(g: ConvGeometry, m: int, parts: int, itemsize: int = 4) -> int:
+    """Images per Winograd GEMM batch: about `TARGET_COLUMNS` tiles and at most about
+    `TARGET_BYTES`, the batches of a thread's range of images made equal (16 images: 8 + 8,
+    not 13 + 3)."""
+    tiles = _tiles(g, m)
+    image_bytes = (m + 2) ** 2 * (g.in_channels + g.out_channels) * tiles * itemsize
+    most = max(1, min(TARGET_COLUMNS[m] // tiles, TARGET_BYTES // image_bytes))
+    per_part = -(-g.batch // parts)
+    return -(-per_part // -(-per_part // most))
 
 
 def _as_3d(a: Array, dims: int) -> Array:
@@ -147,27 +190,38 @@ def _geometry_vector(g: ConvGeometry) -> Array:
     )
 
 
-_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+# The kernel transforms ``G`` of F(2x2, 3x3) and F(4x4, 3x3) (see `_kernels` for B and A).
+_G = {
+    2: np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]]),
+    4: np.array(  # points 0, 1, -1, 2, -1/2, infinity; rows scaled as `_kernels` says
+        [
+            [1 / 2, 0.0, 0.0],
+            [-1 / 6, -1 / 6, -1 / 6],
+            [1 / 6, -1 / 6, 1 / 6],
+            [1 / 30, 1 / 15, 2 / 15],
+            [-2 / 15, 1 / 15, -1 / 30],
+            [0.0, 0.0, 1 / 2],
+        ]
+    ),
+}
 
 
-def _winograd_weights(w: Array) -> Array:
-    """``U = G g G^T`` for every (out, in) channel pair, as ``(16, C_out, C_in)``.
-
-    Two ``tensordot``s (one GEMM each), not a batched product of 3x3 matrices, which NumPy
-    runs matrix by matrix."""
-    g = _G.astype(w.dtype)
-    t = np.tensordot(w, g, axes=([3], [1]))  # (C_out, C_in, 3, 4): along the kernel's rows
-    u = np.tensordot(g, t, axes=([1], [2]))  # (4, C_out, C_in, 4)
-    return np.ascontiguousarray(u.transpose(0, 3, 1, 2)).reshape(16, w.shape[0], w.shape[1])
+# ``U = G g G^T`` is one product with ``kron(G, G)`` ((m + 2)^2, 9) on the flattened kernels
+_GG = {m: np.kron(g, g) for m, g in _G.items()}
 
 
-def _winograd_weight_grad(du: Array, shape: tuple[int, ...]) -> Array:
-    """``dL/dg = G^T dU G`` from ``du: (16, C_out, C_in)``, as ``(C_out, C_in, 3, 3)``."""
-    g = _G.astype(du.dtype)
-    d = du.reshape(4, 4, shape[0], shape[1])
-    t = np.tensordot(g, d, axes=([0], [0]))  # (3, 4, C_out, C_in)
-    dg = np.tensordot(t, g, axes=([1], [0]))  # (3, C_out, C_in, 3)
-    return np.ascontiguousarray(dg.transpose(1, 2, 0, 3))
+def _winograd_weights(w: Array, m: int) -> Array:
+    """``U = G g G^T`` for every (out, in) channel pair, as ``(a^2, C_out, C_in)``,
+    ``a = m + 2``: one GEMM with ``kron(G, G)``, in float64, rounded once to ``w``'s dtype
+    (two ``tensordot``s took 1.5-4x as long on 32 x 16 kernels)."""
+    u = _GG[m] @ w.reshape(-1, 9).T
+    return np.ascontiguousarray(u, dtype=w.dtype).reshape(-1, w.shape[0], w.shape[1])
+
+
+def _winograd_weight_grad(du: Array, shape: tuple[int, ...], m: int) -> Array:
+    """``dL/dg = G^T dU G`` from ``du: (a^2, C_out, C_in)``, as ``(C_out, C_in, 3, 3)``."""
+    dg = _GG[m].T @ du.reshape(du.shape[0], -1)  # (9, C_out C_in)
+    return np.ascontiguousarray(dg.T, dtype=du.dtype).reshape(shape)
 
 
 class Numba(ConvBackend):
@@ -243,22 +297,28 @@ class Numba(ConvBackend):
         y = np.empty((g.batch, g.out_channels, *g.out), dtype=work)
         self._cache = None  # the previous buffer goes before the new one is allocated
         if path_for(g) == "winograd":
-            u = _winograd_weights(wc)
+            m = winograd_tile(g)
             ph, pw = g.padding
-            block = _block(g)
-            # the whole batch's transformed input (16 / 4 x the input), kept for backward
-            tiles = ((g.out[0] + 1) // 2) * ((g.out[1] + 1) // 2)
-            keep = np.empty(16 * g.in_channels * g.batch * tiles if self._keep else 0, work)
+            block = _block(g, m, parts, work.itemsize)
+            # the whole batch's transformed input ((m + 2)^2 / m^2 x the input), for backward
+            planes = (m + 2) ** 2
+            size = planes * g.in_channels * g.batch * _tiles(g, m)
+            keep = np.empty(size if self._keep else 0, work)
             if parts == 1:
+                u = _winograd_weights(wc, m)
                 _compiled(
                     lambda: _kernels.winograd_forward_range(
-                        xc, u, y, ph, pw, block, 0, g.batch, keep
+                        xc, u, y, m, ph, pw, block, 0, g.batch, keep
                     )
                 )
-            else:
-                _parallel(lambda: _kernels.winograd_forward(xc, u, y, ph, pw, block, parts, keep))
+            else:  # the weight transform inside, where BLAS has one thread (`_parallel`)
+                _parallel(
+                    lambda: _kernels.winograd_forward(
+                        xc, _winograd_weights(wc, m), y, m, ph, pw, block, parts, keep
+                    )
+                )
             if keep.size:
-                self._cache = (x, x.shape, work, g.padding, parts, block, keep)
+                self._cache = (x, x.shape, work, g.padding, parts, block, m, keep)
         else:
             gv = _geometry_vector(g)
             x3 = _as_3d(xc, g.dims)
@@ -290,32 +350,37 @@ class Numba(ConvBackend):
         grad_x = np.empty(xc.shape, dtype=work)
         cache, self._cache = self._cache, None
         if path_for(g) == "winograd":
-            u = _winograd_weights(wc)
+            m = winograd_tile(g)
             ph, pw = g.padding
-            block = _block(g)
+            block = _block(g, m, parts, work.itemsize)
             kept = np.empty(0, work)  # the forward's transform of this same x, else recomputed
             if (
                 cache is not None
                 and cache[0] is x
-                and cache[1:6] == (x.shape, work, g.padding, parts, block)
+                and cache[1:7] == (x.shape, work, g.padding, parts, block, m)
             ):
-                kept = cache[6]
+                kept = cache[7]
             del cache
-            du = np.empty((parts, 16, g.out_channels, g.in_channels), dtype=work)
+            du = np.empty((parts, (m + 2) ** 2, g.out_channels, g.in_channels), dtype=work)
             if parts == 1:
+                u = _winograd_weights(wc, m)
                 _compiled(
                     lambda: _kernels.winograd_backward_range(
-                        xc, u, gy, grad_x, du[0], ph, pw, block, 0, g.batch, kept
+                        xc, u, gy, grad_x, du[0], m, ph, pw, block, 0, g.batch, kept
                     )
                 )
-            else:
-                _parallel(
-                    lambda: _kernels.winograd_backward(
-                        xc, u, gy, grad_x, du, ph, pw, block, parts, kept
-                    )
-                )
+                grad_w = _winograd_weight_grad(du[0], w.shape, m)
+            else:  # both weight transforms inside, where BLAS has one thread
+                grads: list[Array] = []
+
+                def run() -> None:
+                    u = _winograd_weights(wc, m)
+                    _kernels.winograd_backward(xc, u, gy, grad_x, du, m, ph, pw, block, parts, kept)
+                    grads.append(_winograd_weight_grad(du.sum(axis=0), w.shape, m))
+
+                _parallel(run)
+                grad_w = grads[0]
             del kept
-            grad_w = _winograd_weight_grad(du.sum(axis=0) if parts > 1 else du[0], w.shape)
         else:
             gv = _geometry_vector(g)
             x3, gx3 = _as_3d(xc, g.dims), _as_3d(grad_x, g.dims)
