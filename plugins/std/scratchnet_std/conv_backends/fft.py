@@ -26,6 +26,17 @@ Where the time goes, and what this module does about it:
 - Inverse transforms stop early: after each complex axis only the rows that reach the
   result (the output positions, the unpadded input) go on to the next axis (`_inverse`).
 
+Memory: every intermediate array (the spatial-first copies, the spectra, the channel sums,
+the partial inverse transforms) lives in a per-instance `Workspace` of a few flat buffers,
+reused from call to call; only ``y``, ``dL/dx`` and ``dL/dw`` are new arrays. Without it a
+step allocated and freed 25-35 MB, which glibc gives back to the system at the end of every
+call once its dynamic thresholds settle, so that the next call faulted all of it in again
+(5,400 page faults and twice the time per step on the issue's 7x7 shape in a process that
+ran nothing else). The real transforms write into the workspace through the ``out``
+argument of SciPy's pocketfft binding (`_r2c`, `_c2r`; public ``scipy.fft`` plus a copy
+where that binding is missing or changed), the complex passes in place through
+``overwrite_x``. `FFT.clear_cache` releases the workspace.
+
 Forward keeps the input's and the weight's spectra for the backward that follows, which
 then needs one forward transform and two inverse ones:
 
@@ -64,6 +75,96 @@ _SEVEN_SMOOTH_GAIN = 1.05
 # Complex matrix products up to this many multiply-adds run on one thread in OpenBLAS
 # (measured: 28 x 7 x 512 used two threads, 15 x 7 x 512 one).
 _SERIAL_PRODUCT = 1 << 16
+
+
+def _probe_pocketfft() -> Any:
+    """SciPy's pocketfft binding if its real transforms take ``out`` as measured on SciPy
+    1.17 (``r2c(a, axes, forward, inorm, out, nthreads)``, ``c2r(a, axes, lastsize,
+    forward, inorm, out, nthreads)``), else ``None``: the public functions and a copy."""
+    try:
+        from scipy.fft._pocketfft import pypocketfft as binding
+    except ImportError:
+        return None
+    try:
+        spectrum = np.empty(3, np.complex128)
+        back = np.empty(4)
+        binding.r2c(np.arange(4.0), (0,), True, 0, spectrum, 1)
+        binding.c2r(spectrum, (0,), 4, False, 2, back, 1)
+    except Exception:  # any other signature: fall back to the public functions
+        return None
+    return binding if np.allclose(back, np.arange(4.0)) else None
+
+
+_pocketfft: Any = _probe_pocketfft()
+
+
+def _r2c(a: Array, axes: tuple[int, ...], conj: bool, out: Array) -> Array:
+    """``rfftn(a)`` over ``axes`` into ``out`` (``conj``: its conjugate, unnormalised)."""
+    if _pocketfft is not None:
+        result: Array = _pocketfft.r2c(a, axes, not conj, 0, out, _WORKERS)
+        return result
+    if conj:  # ihfftn(v, norm="forward") == conj(rfftn(v))
+        out[...] = sp_fft.ihfftn(a, axes=axes, norm="forward", workers=_WORKERS)
+    else:
+        out[...] = sp_fft.rfftn(a, axes=axes, workers=_WORKERS)
+    return out
+
+
+def _c2r(a: Array, axes: tuple[int, ...], length: int, conj: bool, out: Array) -> Array:
+    """``irfftn(a)`` over ``axes`` into ``out``, the last axis ``length`` long (``conj``:
+    ``irfftn(conj(a))``)."""
+    if _pocketfft is not None:
+        result: Array = _pocketfft.c2r(a, axes, length, conj, 2, out, _WORKERS)
+        return result
+    if conj:  # hfft(v, norm="forward") == irfft(conj(v)), one axis only
+        out[...] = sp_fft.hfft(a, n=length, axis=axes[0], norm="forward", workers=_WORKERS)
+    else:
+        s = (*(a.shape[i] for i in axes[:-1]), length)
+        out[...] = sp_fft.irfftn(a, s=s, axes=axes, workers=_WORKERS)
+    return out
+
+
+class Workspace:
+    """Flat buffers reused from call to call, one per named slot.
+
+    `get` hands out a view of the slot's buffer with the shape and dtype asked for; a slot
+    grows (a new buffer) only when asked for more bytes than it holds, so that its size is
+    the largest request since the last `clear`, never a sum over the shapes seen. Callers
+    must not hand a view out of the backend, nor use two views of one slot at once.
+
+    Examples
+    --------
+    >>> ws = Workspace()
+    >>> a = ws.get("spectrum", (4, 8), np.complex64)
+    >>> b = ws.get("spectrum", (2, 8), np.float32)  # same memory, smaller view
+    >>> np.shares_memory(a, b), ws.nbytes
+    (True, 256)
+    >>> ws.clear(); ws.nbytes
+    0
+    """
+
+    def __init__(self) -> None:
+        self._slots: dict[str, Array] = {}
+
+    def get(self, slot: str, shape: tuple[int, ...], dtype: Any) -> Array:
+        """A C-contiguous ``shape`` array of ``dtype`` on the slot's buffer (contents
+        undefined)."""
+        dt = np.dtype(dtype)
+        need = math.prod(shape) * dt.itemsize
+        buf = self._slots.get(slot)
+        if buf is None or buf.nbytes < need:
+            buf = self._slots[slot] = np.empty(need, np.uint8)
+        view: Array = buf[:need].view(dt).reshape(shape)
+        return view
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by all slots."""
+        return sum(buf.nbytes for buf in self._slots.values())
+
+    def clear(self) -> None:
+        """Release every buffer."""
+        self._slots = {}
 
 
 def _smooth(n: int, primes: tuple[int, ...]) -> bool:
@@ -114,27 +215,27 @@ def _phases(length: int, taps: int, step: int, inverse: bool, half: bool, dtype:
     return out
 
 
-def _to_spatial_first(a: Array, lengths: tuple[int, ...], where: tuple[slice, ...]) -> Array:
-    """``a: (A, B, *spatial)`` placed at ``where`` in zeros of shape ``(*lengths, A, B)``."""
+def _to_spatial_first(a: Array, out: Array, where: tuple[slice, ...]) -> Array:
+    """``a: (A, B, *spatial)`` placed at ``where`` in ``out: (*lengths, A, B)``, zero
+    elsewhere."""
     d = a.ndim - 2
     n, c = a.shape[:2]
-    buf = np.empty((*lengths, n, c), a.dtype)
     if any(s.step not in (None, 1) for s in where):
-        buf.fill(0)
+        out.fill(0)
     else:  # zero only what ``a`` does not cover
         for i, s in enumerate(where):
             lead = (slice(None),) * i
-            buf[(*lead, slice(0, s.start))] = 0
-            buf[(*lead, slice(s.stop, None))] = 0
+            out[(*lead, slice(0, s.start))] = 0
+            out[(*lead, slice(s.stop, None))] = 0
     # blocks of (A, B) pairs of about 128 KiB: the strided reads of a block stay in cache
     pairs = n * c
     step = max(1, (1 << 17) // max(1, a[0, 0].nbytes), -(-pairs // 64))
     src = a.reshape(pairs, *a.shape[2:])
-    dst = buf.reshape(*lengths, pairs)[where]
+    dst = out.reshape(*out.shape[:d], pairs)[where]
     order = (*range(1, 1 + d), 0)
     for start in range(0, pairs, step):
         dst[..., start : start + step] = src[start : start + step].transpose(order)
-    return buf
+    return out
 
 
 def _to_channels_first(a: Array, dtype: Any) -> Array:
@@ -153,15 +254,17 @@ def _kernel_taps(g: ConvGeometry) -> tuple[slice, ...]:
     return tuple(slice(0, k, d) for k, d in zip(g.dilated, g.dilation, strict=True))
 
 
-def _along(m: Array, t: Array, axis: int) -> Array:
-    """Apply the matrix ``m: (p, q)`` along ``axis`` (of length ``q``, not the last) of ``t``.
+def _along(m: Array, t: Array, axis: int, ws: Workspace, slot: str) -> Array:
+    """Apply the matrix ``m: (p, q)`` along ``axis`` (of length ``q``, not the last) of ``t``,
+    into the workspace's ``slot``.
 
     Products ``(p, q) @ (q, columns)``, one per position of the other leading axes, with
     at most `_SERIAL_PRODUCT` multiply-adds each: OpenBLAS runs those on the calling
     thread. Larger ones wake its threads, which saves microseconds on a quiet machine and
     cost up to 100 ms a call when another process kept a core busy (measured on 2 cores).
     """
-    out = np.empty((*t.shape[:axis], m.shape[0], *t.shape[axis + 1 :]), np.result_type(m, t))
+    shape = (*t.shape[:axis], m.shape[0], *t.shape[axis + 1 :])
+    out = ws.get(slot, shape, np.result_type(m, t))
     src, dst = np.moveaxis(t, axis, -2), np.moveaxis(out, axis, -2)
     columns = t.shape[-1]
     step = max(1, min(columns, _SERIAL_PRODUCT // m.size))
@@ -170,71 +273,90 @@ def _along(m: Array, t: Array, axis: int) -> Array:
     return out
 
 
-def _kernel_spectrum(w: Array, g: ConvGeometry, lengths: tuple[int, ...]) -> Array:
-    """``conj(rfftn(w))`` of the dilated kernel at ``lengths``: ``(*F, C_in, C_out)``."""
+def _scratch(i: int) -> str:
+    """The workspace slot of the ``i``-th step of a kernel transform: two slots in turn, so
+    that a step never writes where it reads."""
+    return ("kernel_a", "kernel_b")[i % 2]
+
+
+def _kernel_spectrum(w: Array, g: ConvGeometry, lengths: tuple[int, ...], ws: Workspace) -> Array:
+    """``conj(rfftn(w))`` of the dilated kernel at ``lengths``: ``(*F, C_in, C_out)``, in
+    the workspace's ``"wc"`` slot."""
     d = g.dims
     ctype = np.result_type(w, np.complex64)
+    cin, cout = g.in_channels, g.out_channels
+    freqs = (*lengths[:-1], lengths[-1] // 2 + 1)
     if not all(_use_dft(k, n) for k, n in zip(g.kernel, lengths, strict=True)):
-        spread = _to_spatial_first(w.transpose(1, 0, *range(2, 2 + d)), lengths, _kernel_taps(g))
-        spectrum: Array = sp_fft.ihfftn(  # ihfftn(v, norm="forward") == conj(rfftn(v))
-            spread, axes=tuple(range(d)), norm="forward", overwrite_x=True, workers=_WORKERS
+        spread = _to_spatial_first(
+            w.transpose(1, 0, *range(2, 2 + d)),
+            ws.get("kernel_a", (*lengths, cin, cout), w.dtype),
+            _kernel_taps(g),
         )
-        return spectrum
+        return _r2c(spread, tuple(range(d)), True, ws.get("wc", (*freqs, cin, cout), ctype))
     # (*kernel, C_in * C_out); then one axis at a time, the last (half spectrum) first
-    t: Array = np.ascontiguousarray(w.transpose(*range(2, 2 + d), 1, 0), dtype=ctype)
-    t = t.reshape(*g.kernel, g.in_channels * g.out_channels)
-    for i in range(d - 1, -1, -1):
-        half = i == d - 1
-        t = _along(_phases(lengths[i], g.kernel[i], g.dilation[i], False, half, ctype.str), t, i)
-    return t.reshape(*t.shape[:-1], g.in_channels, g.out_channels)
+    t = ws.get(_scratch(0), (*g.kernel, cin * cout), ctype)
+    t.reshape(*g.kernel, cin, cout)[...] = w.transpose(*range(2, 2 + d), 1, 0)
+    for n, i in enumerate(range(d - 1, -1, -1), start=1):
+        m = _phases(lengths[i], g.kernel[i], g.dilation[i], False, i == d - 1, ctype.str)
+        t = _along(m, t, i, ws, "wc" if n == d else _scratch(n))
+    return t.reshape(*t.shape[:-1], cin, cout)
 
 
-def _kernel_gradient(s: Array, g: ConvGeometry, lengths: tuple[int, ...], dtype: Any) -> Array:
+def _kernel_gradient(
+    s: Array, g: ConvGeometry, lengths: tuple[int, ...], dtype: Any, ws: Workspace
+) -> Array:
     """The weight gradient from its spectrum ``s: (*F, C_out, C_in)``, at the kernel taps."""
     d = g.dims
     if not all(_use_dft(k, n) for k, n in zip(g.kernel, lengths, strict=True)):
-        full = sp_fft.irfftn(s, s=lengths, axes=tuple(range(d)), workers=_WORKERS)
+        full = ws.get("kernel_a", (*lengths, *s.shape[d:]), s.real.dtype)
+        _c2r(s, tuple(range(d)), lengths[-1], False, full)
         return _to_channels_first(full[_kernel_taps(g)], dtype)
     t = s.reshape(*s.shape[:d], g.in_channels * g.out_channels)
     for i in range(d):
-        half = i == d - 1
-        t = _along(_phases(lengths[i], g.kernel[i], g.dilation[i], True, half, s.dtype.str), t, i)
+        m = _phases(lengths[i], g.kernel[i], g.dilation[i], True, i == d - 1, s.dtype.str)
+        t = _along(m, t, i, ws, _scratch(i))
     taps = t.real.reshape(*g.kernel, g.out_channels, g.in_channels)
     return _to_channels_first(taps, dtype)
 
 
-def _product(a: Array, b: Array) -> Array:
-    """``a @ b`` over stacks of per-frequency matrices; for one input channel an outer
-    product (broadcast), which skips a BLAS call per frequency."""
+def _product(a: Array, b: Array, out: Array) -> Array:
+    """``a @ b`` over stacks of per-frequency matrices into ``out``; for one input channel
+    an outer product (broadcast), which skips a BLAS call per frequency."""
     if a.shape[-1] == 1:
-        outer: Array = a * b
-        return outer
-    product: Array = np.matmul(a, b)
-    return product
+        np.multiply(a, b, out=out)
+    else:
+        np.matmul(a, b, out=out)
+    return out
 
 
 def _inverse(
-    spec: Array, lengths: tuple[int, ...], keep: tuple[slice, ...], conj: bool, dtype: Any
+    spec: Array,
+    lengths: tuple[int, ...],
+    keep: tuple[slice, ...],
+    conj: bool,
+    dtype: Any,
+    ws: Workspace,
 ) -> Array:
     """``irfftn`` (``conj``: of the conjugate) of ``spec: (*F, A, B)`` over its leading axes,
-    at ``keep`` only, as a contiguous ``(A, B, *kept)`` array of ``dtype``.
+    at ``keep`` only, as a new contiguous ``(A, B, *kept)`` array of ``dtype``; ``spec`` is
+    overwritten.
 
-    One axis at a time; after each complex axis only the kept rows go on to the next. The
-    last (real) pass reads its input with ``A`` moved first, so that its output is already
-    ``(A, *kept, B)`` and one copy in cache-sized runs makes the callers' layout.
+    One axis at a time, in place; after each complex axis only the kept rows go on to the
+    next. The last (real) pass reads its input with ``A`` moved first, so that its output
+    (the workspace's ``"real_out"`` slot) is already ``(A, *kept, B)`` and one copy in
+    cache-sized runs makes the callers' layout.
     """
     d = len(lengths)
     for i in range(d - 1):
         if conj:  # fft(v, norm="forward") == conj(ifft(conj(v)))
-            spec = sp_fft.fft(spec, axis=i, norm="forward", overwrite_x=i > 0, workers=_WORKERS)
+            spec = sp_fft.fft(spec, axis=i, norm="forward", overwrite_x=True, workers=_WORKERS)
         else:
-            spec = sp_fft.ifft(spec, axis=i, overwrite_x=i > 0, workers=_WORKERS)
+            spec = sp_fft.ifft(spec, axis=i, overwrite_x=True, workers=_WORKERS)
         spec = spec[(*(slice(None),) * i, keep[i])]
     spec = np.moveaxis(spec, d, 0)  # (A, *kept, F, B)
-    if conj:  # hfft(v, norm="forward") == irfft(conj(v))
-        r = sp_fft.hfft(spec, n=lengths[-1], axis=d, norm="forward", workers=_WORKERS)
-    else:
-        r = sp_fft.irfft(spec, n=lengths[-1], axis=d, workers=_WORKERS)
+    shape = (*spec.shape[:d], lengths[-1], spec.shape[-1])
+    # hfft(v, norm="forward") == irfft(conj(v))
+    r = _c2r(spec, (d,), lengths[-1], conj, ws.get("real_out", shape, spec.real.dtype))
     kept = r[(*(slice(None),) * d, keep[-1])]  # (A, *kept, B)
     out = np.empty((kept.shape[0], kept.shape[-1], *kept.shape[1:-1]), dtype)
     out[...] = kept.transpose(0, d + 1, *range(1, d + 1))
@@ -248,17 +370,27 @@ class FFT(ConvBackend):
     spectrum is already a stack of ``(N, C)`` matrices, one per frequency, for the channel
     sums; no complex array is ever transposed or conjugated.
 
+    Intermediate arrays live in ``workspace`` (a `Workspace`), reused by every call: about
+    17-24 MB in float32 on the benchmark grid's shapes, a buffer per slot as large as the
+    largest geometry since the last `clear_cache` asked for. `clear_cache` releases it.
+
     Examples
     --------
     >>> x, w = np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3))
-    >>> FFT().forward(x, w, (1, 1), (0, 0), (1, 1)).round(6)[0, 0]
+    >>> backend = FFT()
+    >>> backend.forward(x, w, (1, 1), (0, 0), (1, 1)).round(6)[0, 0]
     array([[9., 9., 9.],
            [9., 9., 9.],
            [9., 9., 9.]])
+    >>> backend.workspace.nbytes > 0
+    True
+    >>> backend.clear_cache(); backend.workspace.nbytes
+    0
     """
 
     def __init__(self) -> None:
         self._cache: tuple[Any, ...] | None = None
+        self.workspace = Workspace()
 
     @staticmethod
     def _plan(
@@ -285,12 +417,14 @@ class FFT(ConvBackend):
 
     def _spectra(self, x: Array, w: Array, g: ConvGeometry) -> tuple[Array, Array]:
         """The input's spectrum ``(*F, N, C_in)`` and the weight's, conjugated,
-        ``(*F, C_in, C_out)``."""
+        ``(*F, C_in, C_out)``, in the workspace's ``"xf"`` and ``"wc"`` slots."""
+        ws = self.workspace
         lengths, axes, inner, _ = self._plan(g)
-        xf = sp_fft.rfftn(
-            _to_spatial_first(x, lengths, inner), axes=axes, overwrite_x=True, workers=_WORKERS
-        )
-        return xf, _kernel_spectrum(w, g, lengths)
+        freqs = (*lengths[:-1], lengths[-1] // 2 + 1)
+        ctype = np.result_type(x, np.complex64)
+        spread = _to_spatial_first(x, ws.get("real_in", (*lengths, *x.shape[:2]), x.dtype), inner)
+        xf = _r2c(spread, axes, False, ws.get("xf", (*freqs, *x.shape[:2]), ctype))
+        return xf, _kernel_spectrum(w, g, lengths, ws)
 
     def forward(
         self,
@@ -302,8 +436,12 @@ class FFT(ConvBackend):
     ) -> Array:
         g = geometry(x, w, stride, padding, dilation, "fft")
         lengths, _, _, keep = self._plan(g)
+        self._cache = None  # the workspace's spectra are about to change
         xf, wc = self._spectra(x, w, g)
-        y = _inverse(_product(xf, wc), lengths, keep, False, np.result_type(x, w))
+        spec = self.workspace.get("spec", (*xf.shape[:-1], wc.shape[-1]), xf.dtype)
+        y = _inverse(
+            _product(xf, wc, spec), lengths, keep, False, np.result_type(x, w), self.workspace
+        )
         self._cache = (x, w, g.stride, g.padding, g.dilation, xf, wc)
         return y
 
@@ -317,6 +455,7 @@ class FFT(ConvBackend):
         dilation: tuple[int, ...],
     ) -> tuple[Array, Array]:
         g = geometry(x, w, stride, padding, dilation, "fft")
+        ws = self.workspace
         lengths, axes, inner, keep = self._plan(g)
         cache, self._cache = self._cache, None
         if (
@@ -329,20 +468,28 @@ class FFT(ConvBackend):
         else:
             xf, wc = self._spectra(x, w, g)
         dtype = np.result_type(x, w)
+        n, cin, cout = g.batch, g.in_channels, g.out_channels
         # conj(G): the output gradient on the stride-1 grid of valid positions, transformed
-        gc = sp_fft.ihfftn(
-            _to_spatial_first(grad_y, lengths, keep),
-            axes=axes,
-            norm="forward",
-            overwrite_x=True,
-            workers=_WORKERS,
-        )  # (*F, N, C_out)
-        grad_w = _kernel_gradient(_product(gc.swapaxes(-1, -2), xf), g, lengths, dtype)
-        grad_x = _inverse(_product(gc, wc.swapaxes(-1, -2)), lengths, inner, True, dtype)
+        spread = _to_spatial_first(grad_y, ws.get("real_in", (*lengths, n, cout), x.dtype), keep)
+        gc = _r2c(spread, axes, True, ws.get("spec", (*xf.shape[:-2], n, cout), xf.dtype))
+        gw = _product(
+            gc.swapaxes(-1, -2), xf, ws.get("spec2", (*xf.shape[:-2], cout, cin), xf.dtype)
+        )
+        grad_w = _kernel_gradient(gw, g, lengths, dtype, ws)
+        gx = _product(gc, wc.swapaxes(-1, -2), ws.get("spec2", xf.shape, xf.dtype))
+        grad_x = _inverse(gx, lengths, inner, True, dtype, ws)
         return grad_x, grad_w
 
     def clear_cache(self) -> None:
+        """Drop the spectra kept for the backward and release the workspace.
+
+        >>> backend, x, w = FFT(), np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3))
+        >>> _ = backend.forward(x, w, (1, 1), (0, 0), (1, 1))
+        >>> backend.clear_cache(); backend.workspace.nbytes
+        0
+        """
         self._cache = None
+        self.workspace.clear()
 
 
 def _as_tuple(value: int | tuple[int, ...], dims: int, name: str) -> tuple[int, ...]:
