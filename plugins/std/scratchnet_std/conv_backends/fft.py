@@ -137,14 +137,16 @@ class Workspace:
     >>> ws = Workspace()
     >>> a = ws.get("spectrum", (4, 8), np.complex64)
     >>> b = ws.get("spectrum", (2, 8), np.float32)  # same memory, smaller view
-    >>> np.shares_memory(a, b), ws.nbytes
-    (True, 256)
+    >>> np.shares_memory(a, b), ws.nbytes, ws.allocations
+    (True, 256, 1)
     >>> ws.clear(); ws.nbytes
     0
     """
 
     def __init__(self) -> None:
         self._slots: dict[str, Array] = {}
+        #: Buffers allocated since creation (a reused workspace stops counting up).
+        self.allocations = 0
 
     def get(self, slot: str, shape: tuple[int, ...], dtype: Any) -> Array:
         """A C-contiguous ``shape`` array of ``dtype`` on the slot's buffer (contents
@@ -154,6 +156,7 @@ class Workspace:
         buf = self._slots.get(slot)
         if buf is None or buf.nbytes < need:
             buf = self._slots[slot] = np.empty(need, np.uint8)
+            self.allocations += 1
         view: Array = buf[:need].view(dt).reshape(shape)
         return view
 
@@ -343,7 +346,7 @@ def _inverse(
 
     One axis at a time, in place; after each complex axis only the kept rows go on to the
     next. The last (real) pass reads its input with ``A`` moved first, so that its output
-    (the workspace's ``"real_out"`` slot) is already ``(A, *kept, B)`` and one copy in
+    (the workspace's ``"real"`` slot) is already ``(A, *kept, B)`` and one copy in
     cache-sized runs makes the callers' layout.
     """
     d = len(lengths)
@@ -356,7 +359,7 @@ def _inverse(
     spec = np.moveaxis(spec, d, 0)  # (A, *kept, F, B)
     shape = (*spec.shape[:d], lengths[-1], spec.shape[-1])
     # hfft(v, norm="forward") == irfft(conj(v))
-    r = _c2r(spec, (d,), lengths[-1], conj, ws.get("real_out", shape, spec.real.dtype))
+    r = _c2r(spec, (d,), lengths[-1], conj, ws.get("real", shape, spec.real.dtype))
     kept = r[(*(slice(None),) * d, keep[-1])]  # (A, *kept, B)
     out = np.empty((kept.shape[0], kept.shape[-1], *kept.shape[1:-1]), dtype)
     out[...] = kept.transpose(0, d + 1, *range(1, d + 1))
@@ -422,7 +425,7 @@ class FFT(ConvBackend):
         lengths, axes, inner, _ = self._plan(g)
         freqs = (*lengths[:-1], lengths[-1] // 2 + 1)
         ctype = np.result_type(x, np.complex64)
-        spread = _to_spatial_first(x, ws.get("real_in", (*lengths, *x.shape[:2]), x.dtype), inner)
+        spread = _to_spatial_first(x, ws.get("real", (*lengths, *x.shape[:2]), x.dtype), inner)
         xf = _r2c(spread, axes, False, ws.get("xf", (*freqs, *x.shape[:2]), ctype))
         return xf, _kernel_spectrum(w, g, lengths, ws)
 
@@ -470,7 +473,7 @@ class FFT(ConvBackend):
         dtype = np.result_type(x, w)
         n, cin, cout = g.batch, g.in_channels, g.out_channels
         # conj(G): the output gradient on the stride-1 grid of valid positions, transformed
-        spread = _to_spatial_first(grad_y, ws.get("real_in", (*lengths, n, cout), x.dtype), keep)
+        spread = _to_spatial_first(grad_y, ws.get("real", (*lengths, n, cout), x.dtype), keep)
         gc = _r2c(spread, axes, True, ws.get("spec", (*xf.shape[:-2], n, cout), xf.dtype))
         gw = _product(
             gc.swapaxes(-1, -2), xf, ws.get("spec2", (*xf.shape[:-2], cout, cin), xf.dtype)
