@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import fft as sp_fft
 
 from scratchnet_std.conv_backends import fft
@@ -96,3 +97,83 @@ def test_float32_error_on_the_issue_7x7_shape() -> None:
     for a, b in zip(got, expected, strict=True):
         assert a.dtype == np.float32
         assert float(np.abs(a - b).max()) <= 2e-6 * float(np.abs(b).max())
+
+
+def _step(backend, x, w, g, conv):
+    return (backend.forward(x, w, *conv), *backend.backward(g, x, w, *conv))
+
+
+_SHARED = fft.FFT()  # one instance across the examples below: its workspace sees every shape
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=conv_cases(), single=st.booleans())
+def test_a_workspace_used_by_other_shapes_gives_a_fresh_instances_results(case, single) -> None:
+    """Buffers left by earlier geometries (larger, smaller, other dtypes and ranks) hold stale
+    numbers: results must still equal, bit for bit, those of a new instance."""
+    x, w, stride, padding, dilation, rng = case
+    dtype = np.float32 if single else np.float64
+    conv = (stride, padding, dilation)
+    x, w = x.astype(dtype), w.astype(dtype)
+    g = rng.standard_normal(conv_forward(x, w, *conv).shape).astype(dtype)
+    for a, b in zip(_step(_SHARED, x, w, g, conv), _step(fft.FFT(), x, w, g, conv), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_workspace_is_reused_across_steps_and_released_by_clear_cache() -> None:
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal((4, 3, 12, 12)), rng.standard_normal((5, 3, 5, 5))
+    g = rng.standard_normal((4, 5, 8, 8))
+    conv = ((1, 1), (0, 0), (1, 1))
+    backend = fft.FFT()
+    first = _step(backend, x, w, g, conv)
+    held, allocations = backend.workspace.nbytes, backend.workspace.allocations
+    assert held > 0
+    # the arrays handed out are the caller's: later steps (other inputs) leave them alone
+    kept = [a.copy() for a in first]
+    for _ in range(3):
+        _step(backend, 2 * x, w, g, conv)
+    assert (backend.workspace.nbytes, backend.workspace.allocations) == (held, allocations)
+    for a, b in zip(first, kept, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # a smaller batch fits in the buffers already there
+    _step(backend, x[:2], w, g[:2], conv)
+    assert backend.workspace.allocations == allocations
+    backend.clear_cache()
+    assert backend.workspace.nbytes == 0
+    for a, b in zip(_step(backend, x, w, g, conv), first, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert backend.workspace.nbytes == held
+
+
+def test_the_workspace_is_bounded_by_the_largest_shape_not_the_number_of_shapes() -> None:
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((4, 2, 3, 3))
+    conv = ((1, 1), (1, 1), (1, 1))
+    largest = fft.FFT()
+    x = rng.standard_normal((3, 2, 20, 20))
+    _step(largest, x, w, rng.standard_normal((3, 4, 20, 20)), conv)
+    backend = fft.FFT()
+    _step(backend, x, w, rng.standard_normal((3, 4, 20, 20)), conv)
+    for size in range(4, 20):
+        xs = rng.standard_normal((3, 2, size, size))
+        _step(backend, xs, w, rng.standard_normal((3, 4, size, size)), conv)
+    assert backend.workspace.nbytes == largest.workspace.nbytes
+
+
+def test_real_transforms_without_scipys_binding_give_the_same_results(monkeypatch) -> None:
+    """Where SciPy's pocketfft binding is missing or changed, the public functions and a copy
+    into the workspace take over."""
+    rng = np.random.default_rng(3)
+    for shape, kernel, conv in (
+        ((2, 3, 9, 10), (4, 3, 3, 2), ((1, 2), (1, 0), (1, 2))),
+        ((2, 2, 24, 9), (3, 2, 20, 3), ((1, 2), (1, 0), (1, 2))),  # the weight through FFTs
+        ((2, 2, 6, 5, 7), (3, 2, 2, 3, 2), ((2, 1, 1), (0, 1, 1), (1, 1, 2))),
+    ):
+        x, w = rng.standard_normal(shape), rng.standard_normal(kernel)
+        g = rng.standard_normal(conv_forward(x, w, *conv).shape)
+        expected = (conv_forward(x, w, *conv), *conv_backward(g, x, w, *conv))
+        with monkeypatch.context() as m:
+            m.setattr(fft, "_pocketfft", None)
+            for a, b in zip(_step(fft.FFT(), x, w, g, conv), expected, strict=True):
+                np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
