@@ -64,7 +64,7 @@ from scratchnet_core.interfaces import Array
 from ._common import ConvGeometry, geometry
 from ._cost import fft_seconds
 
-__all__ = ["FFT", "convolution", "fast_length", "valid_convolution_cnn2d"]
+__all__ = ["FFT", "Workspace", "convolution", "fast_length", "valid_convolution_cnn2d"]
 
 
 _WORKERS = os.cpu_count() or 1
