@@ -13,10 +13,12 @@ choice:
 3. **estimate**: if every remaining backend offers ``estimate(...)`` (predicted seconds),
    the smallest wins, without running anything: the choice is the same in every run.
 4. **timed**: backends whose estimate is ``None`` (and the best-estimated one, to compare
-   against) run two warm-ups and three timed forward + backward passes, in alternating
-   rounds, on random data of the geometry; the fastest wins (the rule of
-   ``torch.backends.cudnn.benchmark``). Set ``SCRATCHNET_CONV_AUTO_BENCHMARK=1`` to time
-   every candidate, estimates or not.
+   against) run two warm-ups, then timed forward + backward passes in alternating rounds
+   (at least three, more until a quarter of a second has passed, at most twelve) on random
+   data of the geometry, each timed pass right after an untimed one (so that the thread
+   pool of the library that ran before has gone quiet); the fastest pass wins (the rule
+   of ``torch.backends.cudnn.benchmark``). Set ``SCRATCHNET_CONV_AUTO_BENCHMARK=1`` to
+   time every candidate, estimates or not.
 
 A backend that misbehaves (``supports`` or ``estimate`` raising, an estimate that is not a
 finite number >= 0, an exception while timed or while computing a geometry it accepted, or
@@ -60,8 +62,18 @@ __all__ = [
 ENV_CHOICES: Final = "SCRATCHNET_CONV_AUTO_CHOICES"
 ENV_BENCHMARK: Final = "SCRATCHNET_CONV_AUTO_BENCHMARK"
 _SELF: Final = "auto"
-_TIMED_RUNS: Final = 3
+_TIMED_RUNS: Final = 3  # rounds at least; more until _TIMING_SECONDS have passed
+_MAX_RUNS: Final = 12
+_TIMING_SECONDS: Final = 0.25
 _WARM_UPS: Final = 2  # compilation, plans, and the allocator settling on the buffers' sizes
+# Each timed pass follows an untimed one of the same backend: the worker threads of the
+# library that ran last (OpenBLAS's, numba's OpenMP pool) keep spinning for a while after
+# their work and slowed the next backend's first pass by 2-5x on 2 cores. No pause between
+# backends: on this project's virtual machines a pause of 50-200 ms let the idle cores
+# halt, and the next parallel pass then waited 10-15 ms to wake them. The rounds go on for
+# at least _TIMING_SECONDS: two libraries' spinning pools sometimes slowed a parallel
+# backend to 16 ms per pass (against 0.6-2 ms) for 100-200 ms at a time, and a minimum
+# over a longer window sees past such a spell.
 
 
 class BackendExcludedWarning(UserWarning):
@@ -252,10 +264,11 @@ def _time_backends(
     key: str,
     candidates: dict[str, Any],
 ) -> dict[str, float]:
-    """Fastest of `_TIMED_RUNS` forward + backward passes of each backend, taken in
-    alternating rounds (so that a burst of load on a shared machine hits all of them), after
-    `_WARM_UPS` each (compilation, plans, caches, and the allocator: the first calls that
-    allocate large buffers are slower). A backend that fails is left out."""
+    """Fastest timed forward + backward pass of each backend, in alternating rounds (so
+    that a burst of load on a shared machine hits all of them; at least `_TIMED_RUNS`, more
+    until `_TIMING_SECONDS` have passed, at most `_MAX_RUNS`), each right after an untimed
+    pass, after `_WARM_UPS` each (compilation, plans, caches, and the allocator: the first
+    calls that allocate large buffers are slower). A backend that fails is left out."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal(x_shape).astype(dtype)
     w = rng.standard_normal(w_shape).astype(dtype)
@@ -270,9 +283,14 @@ def _time_backends(
             _exclude(name, candidates[name], f"failed on {key}: {type(exc).__name__}: {exc}")
     best = dict.fromkeys(grads, math.inf)
     order = list(grads)
-    for r in range(_TIMED_RUNS):
+    began = time.perf_counter()
+    for r in range(_MAX_RUNS):
+        if r >= _TIMED_RUNS and time.perf_counter() - began > _TIMING_SECONDS:
+            break
         for name in order if r % 2 == 0 else order[::-1]:
             backend = probes[name]
+            backend.forward(x, w, *conv)
+            backend.backward(grads[name], x, w, *conv)
             start = time.perf_counter()
             backend.forward(x, w, *conv)
             backend.backward(grads[name], x, w, *conv)
