@@ -26,6 +26,7 @@ MODULES = [
     "scratchnet_core.testing",
     "scratchnet_std.activations",
     "scratchnet_std.callbacks",
+    "scratchnet_std.conv_backends._workspace",
     "scratchnet_std.conv_backends.auto",
     "scratchnet_std.conv_backends.direct",
     "scratchnet_std.conv_backends.fft",

@@ -7,6 +7,14 @@ taps) by ``N * P`` columns (P output positions), tap by tap, then computes
 ``dcols = w^T @ g``, is scattered back tap by tap (col2im) into the padded input gradient.
 Nothing loops over the batch, and at most one im2col-sized buffer is alive at a time.
 
+Memory: every temporary (the padded or transposed input, the columns, the GEMM outputs
+through ``np.matmul(..., out=)``, the layout copy of the output gradient, the padded input
+gradient) lives in a per-instance `Workspace` of three flat buffers reused from call to call;
+only ``y``, ``dL/dx`` and ``dL/dw`` are new arrays. Allocated afresh on every call, these
+buffers (20-60 MB a step on the benchmark grid) were given back to the system by glibc at the
+end of each call and faulted in again on the next: about 4,000-15,000 page faults and up to 3x
+the time per step in a process that ran nothing else. `Direct.clear_cache` releases them.
+
 Two column orders, chosen per geometry by `batch_last`:
 
 - batch first, ``(C_in, K, N, *out)``: the input is zero-padded by one copy and every tap's
@@ -33,8 +41,9 @@ import numpy as np
 from scratchnet_core import ConvBackend
 from scratchnet_core.interfaces import Array
 
-from ._common import ConvGeometry, geometry, pad, unpad
+from ._common import ConvGeometry, geometry, unpad
 from ._cost import batch_last_gain, direct_seconds
+from ._workspace import Workspace
 
 __all__ = ["Direct", "batch_last", "im2col"]
 
@@ -88,6 +97,11 @@ def im2col(xp: Array, g: ConvGeometry) -> Array:
            [4., 5., 7., 8.]])
     """
     cols = np.empty((g.in_channels, g.kernel_size, g.batch, *g.out), dtype=xp.dtype)
+    return _im2col_into(xp, g, cols)
+
+
+def _im2col_into(xp: Array, g: ConvGeometry, cols: Array) -> Array:
+    """`im2col` written into ``cols: (C, K, N, *out)``; returns it as ``(C * K, N * P)``."""
     xt = _channels_first(xp)
     for i, tap in enumerate(_taps(g)):
         cols[:, i] = xt[(slice(None), slice(None), *g.spatial_slices(tap))]
@@ -103,21 +117,43 @@ def _interior(g: ConvGeometry) -> tuple[slice, ...]:
     )
 
 
-def _im2col_batch_last(x: Array, g: ConvGeometry) -> Array:
-    """Receptive fields of the unpadded ``x: (N, C, *spatial)`` as ``(C * K, P * N)``."""
-    if any(g.padding):
-        xt = np.zeros((g.in_channels, *g.padded, g.batch), dtype=x.dtype)
+def _zero_border(a: Array, first: int, padding: tuple[int, ...]) -> None:
+    """Zero the padding of the spatial axes ``first, first + 1, ...`` of ``a``, in place."""
+    for axis, p in enumerate(padding, start=first):
+        if p:
+            index: list[slice] = [slice(None)] * a.ndim
+            index[axis] = slice(0, p)
+            a[tuple(index)] = 0
+            index[axis] = slice(a.shape[axis] - p, None)
+            a[tuple(index)] = 0
+
+
+def _cols(x: Array, g: ConvGeometry, last: bool, ws: Workspace) -> Array:
+    """The columns of ``x: (N, C, *spatial)``, ``(C * K, N * P)`` (batch first) or
+    ``(C * K, P * N)`` (batch last), in ``ws``'s ``"cols"`` slot; the padded input goes
+    through its ``"padded"`` slot."""
+    if last:  # (C, *padded, N): transpose and padding in one copy
+        xt = ws.get("padded", (g.in_channels, *g.padded, g.batch), x.dtype)
+        _zero_border(xt, 1, g.padding)
         xt[_interior(g)] = np.moveaxis(x, 0, -1)
-    else:
-        xt = np.ascontiguousarray(np.moveaxis(x, 0, -1))
-    cols = np.empty((g.in_channels, g.kernel_size, *g.out, g.batch), dtype=x.dtype)
-    for i, tap in enumerate(_taps(g)):
-        cols[:, i] = xt[(slice(None), *g.spatial_slices(tap), slice(None))]
-    return cols.reshape(g.in_channels * g.kernel_size, g.positions * g.batch)
+        cols = ws.get("cols", (g.in_channels, g.kernel_size, *g.out, g.batch), x.dtype)
+        for i, tap in enumerate(_taps(g)):
+            cols[:, i] = xt[(slice(None), *g.spatial_slices(tap), slice(None))]
+        return cols.reshape(g.in_channels * g.kernel_size, g.positions * g.batch)
+    xp = x
+    if any(g.padding):
+        xp = ws.get("padded", (g.batch, g.in_channels, *g.padded), x.dtype)
+        _zero_border(xp, 2, g.padding)
+        xp[(slice(None), slice(None), *_interior(g)[1:-1])] = x
+    cols = ws.get("cols", (g.in_channels, g.kernel_size, g.batch, *g.out), x.dtype)
+    return _im2col_into(xp, g, cols)
 
 
-def _cols(x: Array, g: ConvGeometry, last: bool) -> Array:
-    return _im2col_batch_last(x, g) if last else im2col(pad(x, g.padding), g)
+def _product(a: Array, b: Array, ws: Workspace, slot: str) -> Array:
+    """``a @ b`` into ``ws``'s ``slot``."""
+    out = ws.get(slot, (a.shape[0], b.shape[1]), np.result_type(a, b))
+    result: Array = np.matmul(a, b, out=out)
+    return result
 
 
 class Direct(ConvBackend):
@@ -133,6 +169,8 @@ class Direct(ConvBackend):
 
     def __init__(self) -> None:
         self._cache: tuple[Any, ...] | None = None
+        #: Reused temporaries (slots ``padded``, ``cols``, ``out``); see the module doc.
+        self.workspace = Workspace()
 
     def estimate(
         self,
@@ -157,12 +195,15 @@ class Direct(ConvBackend):
     ) -> Array:
         g = geometry(x, w, stride, padding, dilation, "direct")
         last = batch_last(g)
-        cols = _cols(x, g, last)
-        y = w.reshape(g.out_channels, -1) @ cols  # (C_out, N * P) or (C_out, P * N)
+        self._cache = None  # the workspace's columns are about to change
+        cols = _cols(x, g, last, self.workspace)
+        # (C_out, N * P) or (C_out, P * N)
+        y = _product(w.reshape(g.out_channels, -1), cols, self.workspace, "out")
         self._cache = (x, w.shape, g.stride, g.padding, g.dilation, cols, last)
+        # copies (order="C" copies even where the view is contiguous): y is the caller's
         if last:
-            return np.ascontiguousarray(np.moveaxis(y.reshape(g.out_channels, *g.out, -1), -1, 0))
-        return np.ascontiguousarray(_channels_first(y.reshape(g.out_channels, g.batch, *g.out)))
+            return np.array(np.moveaxis(y.reshape(g.out_channels, *g.out, -1), -1, 0), order="C")
+        return np.array(_channels_first(y.reshape(g.out_channels, g.batch, *g.out)), order="C")
 
     def backward(
         self,
@@ -174,6 +215,7 @@ class Direct(ConvBackend):
         dilation: tuple[int, ...],
     ) -> tuple[Array, Array]:
         g = geometry(x, w, stride, padding, dilation, "direct")
+        ws = self.workspace
         cache, self._cache = self._cache, None
         if (
             cache is not None
@@ -183,25 +225,38 @@ class Direct(ConvBackend):
             cols, last = cache[5:]
         else:
             last = batch_last(g)
-            cols = _cols(x, g, last)
+            cols = _cols(x, g, last, ws)
         # (C_out, P * N) or (C_out, N * P), matching the columns
-        gy = np.ascontiguousarray(
-            np.moveaxis(grad_y, 0, -1) if last else _channels_first(grad_y)
-        ).reshape(g.out_channels, -1)
+        src = np.moveaxis(grad_y, 0, -1) if last else _channels_first(grad_y)
+        gy = ws.get("out", src.shape, grad_y.dtype)
+        gy[...] = src
+        gy = gy.reshape(g.out_channels, -1)
         grad_w = (cols @ gy.T).T.reshape(w.shape)  # this orientation runs ~1.6x faster in BLAS
-        del cols, cache  # the im2col buffer goes before dcols arrives
-        dcols = w.reshape(g.out_channels, -1).T @ gy
+        del cols, cache  # the columns' slot takes dcols
+        dcols = _product(w.reshape(g.out_channels, -1).T, gy, ws, "cols")
         if last:
             dcols = dcols.reshape(g.in_channels, g.kernel_size, *g.out, g.batch)
-            grad_xt = np.zeros((g.in_channels, *g.padded, g.batch), dtype=dcols.dtype)
+            grad_xt = ws.get("padded", (g.in_channels, *g.padded, g.batch), dcols.dtype)
+            grad_xt.fill(0)
             for i, tap in enumerate(_taps(g)):
                 grad_xt[(slice(None), *g.spatial_slices(tap), slice(None))] += dcols[:, i]
-            return np.ascontiguousarray(np.moveaxis(grad_xt[_interior(g)], -1, 0)), grad_w
+            return np.array(np.moveaxis(grad_xt[_interior(g)], -1, 0), order="C"), grad_w
         dcols = dcols.reshape(g.in_channels, g.kernel_size, g.batch, *g.out)
-        grad_xf = np.zeros((g.in_channels, g.batch, *g.padded), dtype=dcols.dtype)
+        grad_xf = ws.get("padded", (g.in_channels, g.batch, *g.padded), dcols.dtype)
+        grad_xf.fill(0)
         for i, tap in enumerate(_taps(g)):
             grad_xf[(slice(None), slice(None), *g.spatial_slices(tap))] += dcols[:, i]
-        return np.ascontiguousarray(unpad(_channels_first(grad_xf), padding)), grad_w
+        return np.array(unpad(_channels_first(grad_xf), padding), order="C"), grad_w
 
     def clear_cache(self) -> None:
+        """Drop the columns kept for the backward and release the workspace.
+
+        >>> backend, x, w = Direct(), np.ones((1, 1, 5, 5)), np.ones((1, 1, 3, 3))
+        >>> _ = backend.forward(x, w, (1, 1), (0, 0), (1, 1))
+        >>> backend.workspace.nbytes > 0
+        True
+        >>> backend.clear_cache(); backend.workspace.nbytes
+        0
+        """
         self._cache = None
+        self.workspace.clear()

@@ -63,6 +63,7 @@ from scratchnet_core.interfaces import Array
 
 from ._common import ConvGeometry, geometry
 from ._cost import fft_seconds
+from ._workspace import Workspace
 
 __all__ = ["FFT", "Workspace", "convolution", "fast_length", "valid_convolution_cnn2d"]
 
@@ -122,52 +123,6 @@ def _c2r(a: Array, axes: tuple[int, ...], length: int, conj: bool, out: Array) -
         s = (*(a.shape[i] for i in axes[:-1]), length)
         out[...] = sp_fft.irfftn(a, s=s, axes=axes, workers=_WORKERS)
     return out
-
-
-class Workspace:
-    """Flat buffers reused from call to call, one per named slot.
-
-    `get` hands out a view of the slot's buffer with the shape and dtype asked for; a slot
-    grows (a new buffer) only when asked for more bytes than it holds, so that its size is
-    the largest request since the last `clear`, never a sum over the shapes seen. Callers
-    must not hand a view out of the backend, nor use two views of one slot at once.
-
-    Examples
-    --------
-    >>> ws = Workspace()
-    >>> a = ws.get("spectrum", (4, 8), np.complex64)
-    >>> b = ws.get("spectrum", (2, 8), np.float32)  # same memory, smaller view
-    >>> np.shares_memory(a, b), ws.nbytes, ws.allocations
-    (True, 256, 1)
-    >>> ws.clear(); ws.nbytes
-    0
-    """
-
-    def __init__(self) -> None:
-        self._slots: dict[str, Array] = {}
-        #: Buffers allocated since creation (a reused workspace stops counting up).
-        self.allocations = 0
-
-    def get(self, slot: str, shape: tuple[int, ...], dtype: Any) -> Array:
-        """A C-contiguous ``shape`` array of ``dtype`` on the slot's buffer (contents
-        undefined)."""
-        dt = np.dtype(dtype)
-        need = math.prod(shape) * dt.itemsize
-        buf = self._slots.get(slot)
-        if buf is None or buf.nbytes < need:
-            buf = self._slots[slot] = np.empty(need, np.uint8)
-            self.allocations += 1
-        view: Array = buf[:need].view(dt).reshape(shape)
-        return view
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by all slots."""
-        return sum(buf.nbytes for buf in self._slots.values())
-
-    def clear(self) -> None:
-        """Release every buffer."""
-        self._slots = {}
 
 
 def _smooth(n: int, primes: tuple[int, ...]) -> bool:
