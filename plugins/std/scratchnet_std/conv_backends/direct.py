@@ -43,9 +43,13 @@ from scratchnet_core.interfaces import Array
 
 from ._common import ConvGeometry, geometry, unpad
 from ._cost import batch_last_gain, direct_seconds
-from ._workspace import Workspace
+from ._workspace import Workspace, fill_zero
 
 __all__ = ["Direct", "batch_last", "im2col"]
+
+
+# Padded inputs up to this size are zeroed whole rather than border by border.
+_FILL_BYTES = 1 << 18
 
 
 def batch_last(g: ConvGeometry) -> bool:
@@ -118,7 +122,13 @@ def _interior(g: ConvGeometry) -> tuple[slice, ...]:
 
 
 def _zero_border(a: Array, first: int, padding: tuple[int, ...]) -> None:
-    """Zero the padding of the spatial axes ``first, first + 1, ...`` of ``a``, in place."""
+    """Zero the padding of the spatial axes ``first, first + 1, ...`` of ``a``, in place
+    (all of a small ``a``: one call costs less than the border's four)."""
+    if not any(padding):
+        return
+    if a.nbytes <= _FILL_BYTES:
+        fill_zero(a)
+        return
     for axis, p in enumerate(padding, start=first):
         if p:
             index: list[slice] = [slice(None)] * a.ndim
@@ -236,14 +246,12 @@ class Direct(ConvBackend):
         dcols = _product(w.reshape(g.out_channels, -1).T, gy, ws, "cols")
         if last:
             dcols = dcols.reshape(g.in_channels, g.kernel_size, *g.out, g.batch)
-            grad_xt = ws.get("padded", (g.in_channels, *g.padded, g.batch), dcols.dtype)
-            grad_xt.fill(0)
+            grad_xt = ws.zeros("padded", (g.in_channels, *g.padded, g.batch), dcols.dtype)
             for i, tap in enumerate(_taps(g)):
                 grad_xt[(slice(None), *g.spatial_slices(tap), slice(None))] += dcols[:, i]
             return np.array(np.moveaxis(grad_xt[_interior(g)], -1, 0), order="C"), grad_w
         dcols = dcols.reshape(g.in_channels, g.kernel_size, g.batch, *g.out)
-        grad_xf = ws.get("padded", (g.in_channels, g.batch, *g.padded), dcols.dtype)
-        grad_xf.fill(0)
+        grad_xf = ws.zeros("padded", (g.in_channels, g.batch, *g.padded), dcols.dtype)
         for i, tap in enumerate(_taps(g)):
             grad_xf[(slice(None), slice(None), *g.spatial_slices(tap))] += dcols[:, i]
         return np.array(unpad(_channels_first(grad_xf), padding), order="C"), grad_w
