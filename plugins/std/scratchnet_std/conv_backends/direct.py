@@ -11,9 +11,11 @@ Memory: every temporary (the padded or transposed input, the columns, the GEMM o
 through ``np.matmul(..., out=)``, the layout copy of the output gradient, the padded input
 gradient) lives in a per-instance `Workspace` of three flat buffers reused from call to call;
 only ``y``, ``dL/dx`` and ``dL/dw`` are new arrays. Allocated afresh on every call, these
-buffers (20-60 MB a step on the benchmark grid) were given back to the system by glibc at the
-end of each call and faulted in again on the next: about 4,000-15,000 page faults and up to 3x
-the time per step in a process that ran nothing else. `Direct.clear_cache` releases them.
+buffers (4-180 MB a step in float32 on the benchmark grid) were given back to the system by
+glibc at the end of each call and faulted in again on the next: 1,250-1,420 page faults per
+step on three of the grid's five shapes and 2.9x the time on the stride-2 one, in a process
+that ran nothing else. The workspace holds what one step of the largest geometry seen needs
+(one im2col buffer, as before at the peak); `Direct.clear_cache` releases it.
 
 Two column orders, chosen per geometry by `batch_last`:
 
@@ -188,6 +190,10 @@ def _product(a: Array, b: Array, ws: Workspace, slot: str) -> Array:
 
 class Direct(ConvBackend):
     """im2col + GEMM. Fast for small kernels; memory ``C_in * K * N * P`` floats.
+
+    Temporaries live in ``workspace`` (a `Workspace`), reused by every call and held between
+    calls: the columns plus two activation-sized buffers, as large as the largest geometry
+    since the last `clear_cache` asked for (18.6 MB in float32 on the grid's first shape).
 
     Examples
     --------
