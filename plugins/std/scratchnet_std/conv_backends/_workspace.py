@@ -65,8 +65,9 @@ class Workspace:
             self.allocations += 1
         elif len(self._views) >= _MAX_VIEWS:
             self._views = {}
-        view = self._views[key] = buf[:need].view(dt).reshape(shape)
-        return view
+        made: Array = buf[:need].view(dt).reshape(shape)
+        self._views[key] = made
+        return made
 
     def zeros(self, slot: str, shape: tuple[int, ...], dtype: Any) -> Array:
         """`get`, filled with zeros (by bytes: ``memset``, twice as fast as ``fill(0)`` on
