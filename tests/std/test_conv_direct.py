@@ -14,11 +14,7 @@ from scratchnet_std.conv_backends import direct
 
 from .reference import conv_forward
 from .test_conv_backends import conv_cases
-
-
-def _step(backend, x, w, g, conv):
-    return (backend.forward(x, w, *conv), *backend.backward(g, x, w, *conv))
-
+from .workspace_checks import check_bounded_by_the_largest_shape, check_reuse_and_release, step
 
 _SHARED = direct.Direct()  # one instance across the examples below: its workspace sees every shape
 
@@ -40,8 +36,8 @@ def test_a_workspace_used_by_other_shapes_gives_a_fresh_instances_results(
     with pytest.MonkeyPatch.context() as m:
         if last is not None:
             m.setattr(direct, "batch_last", lambda _g: last)
-        expected = _step(direct.Direct(), x, w, g, conv)
-        got = _step(_SHARED, x, w, g, conv)
+        expected = step(direct.Direct(), x, w, g, conv)
+        got = step(_SHARED, x, w, g, conv)
         _SHARED.forward(x[:, :, ::-1].copy(), w, *conv)  # columns of another input
         recomputed = (got[0], *_SHARED.backward(g, x, w, *conv))
     for outs in (got, recomputed):
@@ -60,24 +56,7 @@ def test_the_workspace_is_reused_across_steps_and_released_by_clear_cache(monkey
     g = rng.standard_normal((4, 5, 12, 12))
     conv = ((1, 1), (1, 1), (1, 1))
     backend = direct.Direct()
-    first = _step(backend, x, w, g, conv)
-    held, allocations = backend.workspace.nbytes, backend.workspace.allocations
-    assert held > 0
-    # the arrays handed out are the caller's: later steps (other inputs) leave them alone
-    kept = [a.copy() for a in first]
-    for _ in range(3):
-        _step(backend, 2 * x, w, g, conv)
-    assert (backend.workspace.nbytes, backend.workspace.allocations) == (held, allocations)
-    for a, b in zip(first, kept, strict=True):
-        np.testing.assert_array_equal(a, b)
-    # a smaller batch fits in the buffers already there
-    _step(backend, x[:2], w, g[:2], conv)
-    assert backend.workspace.allocations == allocations
-    backend.clear_cache()
-    assert backend.workspace.nbytes == 0
-    for a, b in zip(_step(backend, x, w, g, conv), first, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert backend.workspace.nbytes == held
+    check_reuse_and_release(backend, x, w, g, conv)
 
 
 @pytest.mark.parametrize("last", [False, True])
@@ -91,10 +70,10 @@ def test_a_later_step_allocates_little_more_than_its_results(monkeypatch, last) 
     g = rng.standard_normal((8, 6, 30, 30))
     conv = ((1, 1), (1, 1), (1, 1))
     backend = direct.Direct()
-    _step(backend, x, w, g, conv)
+    step(backend, x, w, g, conv)
     tracemalloc.start()
     try:
-        results = _step(backend, x, w, g, conv)
+        results = step(backend, x, w, g, conv)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -104,15 +83,4 @@ def test_a_later_step_allocates_little_more_than_its_results(monkeypatch, last) 
 
 
 def test_the_workspace_is_bounded_by_the_largest_shape_not_the_number_of_shapes() -> None:
-    rng = np.random.default_rng(2)
-    w = rng.standard_normal((4, 2, 3, 3))
-    conv = ((1, 1), (1, 1), (1, 1))
-    largest = direct.Direct()
-    x = rng.standard_normal((3, 2, 20, 20))
-    _step(largest, x, w, rng.standard_normal((3, 4, 20, 20)), conv)
-    backend = direct.Direct()
-    _step(backend, x, w, rng.standard_normal((3, 4, 20, 20)), conv)
-    for size in range(4, 20):
-        xs = rng.standard_normal((3, 2, size, size))
-        _step(backend, xs, w, rng.standard_normal((3, 4, size, size)), conv)
-    assert backend.workspace.nbytes == largest.workspace.nbytes
+    check_bounded_by_the_largest_shape(direct.Direct)

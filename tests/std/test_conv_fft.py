@@ -14,6 +14,7 @@ from scratchnet_std.conv_backends.direct import Direct
 
 from .reference import conv_backward, conv_forward
 from .test_conv_backends import conv_cases
+from .workspace_checks import check_bounded_by_the_largest_shape, check_reuse_and_release, step
 
 
 def _seven_smooth(n: int) -> bool:
@@ -99,10 +100,6 @@ def test_float32_error_on_the_issue_7x7_shape() -> None:
         assert float(np.abs(a - b).max()) <= 2e-6 * float(np.abs(b).max())
 
 
-def _step(backend, x, w, g, conv):
-    return (backend.forward(x, w, *conv), *backend.backward(g, x, w, *conv))
-
-
 _SHARED = fft.FFT()  # one instance across the examples below: its workspace sees every shape
 
 
@@ -116,7 +113,7 @@ def test_a_workspace_used_by_other_shapes_gives_a_fresh_instances_results(case, 
     conv = (stride, padding, dilation)
     x, w = x.astype(dtype), w.astype(dtype)
     g = rng.standard_normal(conv_forward(x, w, *conv).shape).astype(dtype)
-    for a, b in zip(_step(_SHARED, x, w, g, conv), _step(fft.FFT(), x, w, g, conv), strict=True):
+    for a, b in zip(step(_SHARED, x, w, g, conv), step(fft.FFT(), x, w, g, conv), strict=True):
         np.testing.assert_array_equal(a, b)
 
 
@@ -126,39 +123,11 @@ def test_the_workspace_is_reused_across_steps_and_released_by_clear_cache() -> N
     g = rng.standard_normal((4, 5, 8, 8))
     conv = ((1, 1), (0, 0), (1, 1))
     backend = fft.FFT()
-    first = _step(backend, x, w, g, conv)
-    held, allocations = backend.workspace.nbytes, backend.workspace.allocations
-    assert held > 0
-    # the arrays handed out are the caller's: later steps (other inputs) leave them alone
-    kept = [a.copy() for a in first]
-    for _ in range(3):
-        _step(backend, 2 * x, w, g, conv)
-    assert (backend.workspace.nbytes, backend.workspace.allocations) == (held, allocations)
-    for a, b in zip(first, kept, strict=True):
-        np.testing.assert_array_equal(a, b)
-    # a smaller batch fits in the buffers already there
-    _step(backend, x[:2], w, g[:2], conv)
-    assert backend.workspace.allocations == allocations
-    backend.clear_cache()
-    assert backend.workspace.nbytes == 0
-    for a, b in zip(_step(backend, x, w, g, conv), first, strict=True):
-        np.testing.assert_array_equal(a, b)
-    assert backend.workspace.nbytes == held
+    check_reuse_and_release(backend, x, w, g, conv)
 
 
 def test_the_workspace_is_bounded_by_the_largest_shape_not_the_number_of_shapes() -> None:
-    rng = np.random.default_rng(2)
-    w = rng.standard_normal((4, 2, 3, 3))
-    conv = ((1, 1), (1, 1), (1, 1))
-    largest = fft.FFT()
-    x = rng.standard_normal((3, 2, 20, 20))
-    _step(largest, x, w, rng.standard_normal((3, 4, 20, 20)), conv)
-    backend = fft.FFT()
-    _step(backend, x, w, rng.standard_normal((3, 4, 20, 20)), conv)
-    for size in range(4, 20):
-        xs = rng.standard_normal((3, 2, size, size))
-        _step(backend, xs, w, rng.standard_normal((3, 4, size, size)), conv)
-    assert backend.workspace.nbytes == largest.workspace.nbytes
+    check_bounded_by_the_largest_shape(fft.FFT)
 
 
 def test_real_transforms_without_scipys_binding_give_the_same_results(monkeypatch) -> None:
@@ -175,5 +144,5 @@ def test_real_transforms_without_scipys_binding_give_the_same_results(monkeypatc
         expected = (conv_forward(x, w, *conv), *conv_backward(g, x, w, *conv))
         with monkeypatch.context() as m:
             m.setattr(fft, "_pocketfft", None)
-            for a, b in zip(_step(fft.FFT(), x, w, g, conv), expected, strict=True):
+            for a, b in zip(step(fft.FFT(), x, w, g, conv), expected, strict=True):
                 np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
