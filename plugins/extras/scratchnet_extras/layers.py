@@ -191,10 +191,10 @@ class _BatchNorm(Layer):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         self._check(x.shape)
-        axes = self._axes(x.ndim)
         view = (1, -1, *(1,) * (x.ndim - 2))
         self._sum = self.sum_across_processes if training else None
         if training and self._sum is not None:
+            axes = self._axes(x.ndim)
             xhat, inv_std, mean, var, count = self._global_statistics(x, axes, view)
             self._update_running(mean, var, count)
         elif training:

@@ -260,12 +260,6 @@ def _at4(a0: Any, a1: Any, a2: Any, a3: Any) -> Any:
     return a0 + a1 + a2, a1 - a2 - a3
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _a2(g0: Any, g1: Any) -> Any:
-    """``A g`` for a 2-vector of output gradients."""
-    return g0, g0 + g1, g0 - g1, -g1
-
-
 @njit(cache=True, nogil=True)
 def _wino_input(x: Any, v: Any, lo: int, hi: int, ph: int, pw: int, tw: int) -> None:
     """``v[e, c, (n - lo) T + t] = (B^T d B)[e]`` for each 4x4 input tile ``d``.
